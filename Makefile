@@ -1,0 +1,38 @@
+# Pet App: `make run` to use it, `make test` to check it. Both install what is missing first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install services run test lint clean
+
+help:
+	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
+	@echo "make test   run the whole test suite against real services it starts itself"
+	@echo "make lint   ruff and hadolint"
+	@echo "make clean  remove the virtualenv, local data and results"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-worker.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+services:
+	@./scripts/ensure-redis.sh
+
+run: install services
+	@./scripts/run.sh
+
+test: install services
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint Dockerfile Dockerfile.consumer
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache db.sqlite3
+	find processed_data -type f ! -name .gitkeep -delete

@@ -1,0 +1,20 @@
+"""How both sides find Redis: one rule, so the API and the workers never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url_from_env(env: Mapping[str, str]) -> str:
+    """Return the Redis URL: `REDIS_URL` wins, else the seed's `REDIS_HOST`/`REDIS_PORT`."""
+    url = env.get("REDIS_URL", "").strip()
+    if url:
+        return url
+    host = env.get("REDIS_HOST", "").strip()
+    if host:
+        port = env.get("REDIS_PORT", "6379").strip() or "6379"
+        db = env.get("REDIS_DB", "0").strip() or "0"
+        return f"redis://{host}:{port}/{db}"
+    return DEFAULT_REDIS_URL

@@ -1,0 +1,60 @@
+"""Every API error is JSON with an `error` string (as in the seed), never an HTML page."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, JsonResponse
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+log = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError)):
+        log.warning("MongoDB unavailable: %s", exc)
+        return Response({"error": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"error": "Invalid input", "fields": _as_field_errors(exc.detail)}
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = {"error": f"Malformed JSON: {exc.detail}"}
+    elif isinstance(exc, exceptions.APIException):
+        body = {"error": _first_message(exc.detail)}
+        if isinstance(response.data, dict) and "code" in response.data:
+            body["code"] = response.data["code"]
+        response.data = body
+    return response
+
+
+def _as_field_errors(detail: object) -> dict:
+    if isinstance(detail, dict):
+        return detail
+    return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+
+
+def _first_message(detail: object) -> str:
+    if isinstance(detail, dict):
+        detail = detail.get("detail", next(iter(detail.values()), ""))
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail)
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"error": "Not found"}, status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"error": "Internal server error"}, status=500)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"error": "Bad request"}, status=400)

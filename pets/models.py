@@ -1,0 +1,45 @@
+"""The MongoEngine `Pet` document (DESIGN.md section 4): collection `pet`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import mongoengine as me
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, at the millisecond precision BSON dates keep (so responses match reads)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def species_key(species: str) -> str:
+    """The stored, indexed key that makes species filters case-insensitive without a regex."""
+    return " ".join(species.split()).casefold()
+
+
+class Pet(me.Document):
+    name = me.StringField(required=True, min_length=1, max_length=100)
+    species = me.StringField(required=True, min_length=1, max_length=50)
+    species_key = me.StringField(required=True)
+    age = me.IntField(required=True, min_value=0, max_value=100)
+    owner = me.StringField(required=True, min_length=1, max_length=100)
+    vaccinated = me.BooleanField(default=False)
+    created_at = me.DateTimeField(default=utc_now)
+    updated_at = me.DateTimeField(default=utc_now)
+
+    meta = {
+        "collection": "pet",
+        # Serve the list query: optional species and vaccinated filters, newest first.
+        "indexes": [
+            ("species_key", "vaccinated", "-created_at"),
+            ("vaccinated", "-created_at"),
+            "-created_at",
+        ],
+    }
+
+    def clean(self) -> None:
+        self.species_key = species_key(self.species or "")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.species})"

@@ -1,0 +1,137 @@
+"""Input validation and output shapes of the pets API.
+
+The fields are strict on purpose: JSON types are not coerced (`"age": true`, `"age": 3.7`,
+`"name": 123`, `{"$gt": ""}` are all rejected), so what is stored is exactly what was meant.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+from pets.models import Pet
+
+INTEGER_STRING = re.compile(r"^\s*\d{1,3}\s*$")
+
+
+class StrictCharField(serializers.CharField):
+    """A string and only a string (DRF's CharField would turn 123 into "123")."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if "\x00" in data:
+            raise serializers.ValidationError("Must not contain NUL characters.")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, or a string of digits; never a boolean, a float or "3.0"."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not (
+            isinstance(data, int) or (isinstance(data, str) and INTEGER_STRING.match(data))
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """`true`/`false` (JSON booleans, or those two words as strings)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.strip().lower() in {"true", "false"}:
+            return data.strip().lower() == "true"
+        self.fail("invalid")
+
+
+READ_ONLY_FIELDS = {"id", "created_at", "updated_at"}
+
+
+class PetInputSerializer(serializers.Serializer):
+    """A pet as a client sends it (POST: all required but `vaccinated`; PUT/PATCH: any subset)."""
+
+    name = StrictCharField(max_length=100)
+    species = StrictCharField(max_length=50)
+    age = StrictIntegerField(min_value=0, max_value=100)
+    owner = StrictCharField(max_length=100)
+    vaccinated = StrictBooleanField(default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not isinstance(self.initial_data, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        unknown = set(self.initial_data) - set(self.fields) - READ_ONLY_FIELDS
+        if unknown:
+            raise serializers.ValidationError({key: ["Unknown field."] for key in sorted(unknown)})
+        if self.partial and not attrs:
+            raise serializers.ValidationError(f"Send at least one of: {', '.join(self.fields)}.")
+        return attrs
+
+
+class PetOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField()
+    species = serializers.CharField()
+    age = serializers.IntegerField()
+    owner = serializers.CharField()
+    vaccinated = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def pet_to_dict(pet: Pet) -> dict:
+    return PetOutputSerializer(pet).data
+
+
+class PetListQuerySerializer(serializers.Serializer):
+    species = StrictCharField(
+        required=False, allow_blank=True, max_length=50, help_text="Case-insensitive species match."
+    )
+    vaccinated = serializers.ChoiceField(
+        choices=["true", "false"], required=False, help_text="`true` or `false`; anything else is a 400."
+    )
+    limit = StrictIntegerField(required=False, min_value=1, max_value=500, default=100)
+    offset = StrictIntegerField(required=False, min_value=0, max_value=10_000_000, default=0)
+
+
+class PetCreatedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    pet = PetOutputSerializer()
+    task_queued = serializers.BooleanField()
+    info = serializers.CharField(required=False)
+
+
+class PetUpdatedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    pet = PetOutputSerializer()
+    task_queued = serializers.BooleanField(required=False)
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    fields = serializers.DictField(required=False, child=serializers.ListField(child=serializers.CharField()))
+
+
+class RedisStatsSerializer(serializers.Serializer):
+    queue_name = serializers.CharField()
+    pending_tasks = serializers.IntegerField()
+    processing_tasks = serializers.IntegerField()
+    dead_letter_tasks = serializers.IntegerField()
+    redis_host = serializers.CharField()
+    redis_port = serializers.IntegerField()
+    connected_clients = serializers.IntegerField()
+    total_commands_processed = serializers.IntegerField()
+    redis_version = serializers.CharField()
+    uptime_in_seconds = serializers.IntegerField()
+    used_memory_human = serializers.CharField()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from pets import views
+
+app_name = "pets"
+
+urlpatterns = [
+    path("pets/", views.PetCollectionView.as_view(), name="pet-collection"),
+    path("pets/<str:pet_id>/", views.PetDetailView.as_view(), name="pet-detail"),
+    path("redis/stats/", views.RedisStatsView.as_view(), name="redis-stats"),
+]

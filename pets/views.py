@@ -1,0 +1,190 @@
+"""Thin HTTP views: validate with serializers, call services and selectors, shape the response."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from pymongo.errors import ConnectionFailure
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contracts.results import latest_results
+from pets import selectors, services
+from pets.errors import DATABASE_UNAVAILABLE
+from pets.models import Pet
+from pets.pagination import paginate, pagination_headers
+from pets.serializers import (
+    ErrorSerializer,
+    MessageSerializer,
+    PetCreatedSerializer,
+    PetInputSerializer,
+    PetListQuerySerializer,
+    PetOutputSerializer,
+    PetUpdatedSerializer,
+    RedisStatsSerializer,
+    pet_to_dict,
+)
+from pets.task_queue import queue_stats
+
+QUEUED_INFO = "Task sent to workers for processing. Enriched data will be generated."
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
+    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid token"),
+    503: OpenApiResponse(ErrorSerializer, description="Database unavailable"),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Pet not found")}
+
+
+class PetCollectionView(APIView):
+    @extend_schema(
+        parameters=[PetListQuerySerializer],
+        responses={200: PetOutputSerializer(many=True), **ERRORS},
+        summary="List pets, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        query = PetListQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        vaccinated = params.get("vaccinated")
+        pets, total = paginate(
+            selectors.pet_list(
+                species=params.get("species"),
+                vaccinated=None if vaccinated is None else vaccinated == "true",
+            ),
+            limit=params["limit"],
+            offset=params["offset"],
+        )
+        headers = pagination_headers(request, limit=params["limit"], offset=params["offset"], total=total)
+        return Response(PetOutputSerializer(pets, many=True).data, headers=headers)
+
+    @extend_schema(
+        request=PetInputSerializer,
+        responses={201: PetCreatedSerializer, **ERRORS},
+        summary="Create a pet and queue its enrichment",
+    )
+    def post(self, request: Request) -> Response:
+        data = PetInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.pet_create(**data.validated_data)
+        body = {
+            "message": "Pet created successfully",
+            "pet": pet_to_dict(result.pet),
+            "task_queued": result.task_queued,
+        }
+        if result.task_queued:
+            body["info"] = QUEUED_INFO
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def get_pet_or_404(pet_id: str) -> Pet:
+    pet = selectors.pet_get(pet_id)
+    if pet is None:
+        raise NotFound("Pet not found")
+    return pet
+
+
+class PetDetailView(APIView):
+    @extend_schema(responses={200: PetOutputSerializer, **ERRORS, **NOT_FOUND}, summary="Get a pet")
+    def get(self, request: Request, pet_id: str) -> Response:
+        return Response(pet_to_dict(get_pet_or_404(pet_id)))
+
+    @extend_schema(
+        request=PetInputSerializer(partial=True),
+        responses={200: PetUpdatedSerializer, **ERRORS, **NOT_FOUND},
+        summary="Update a pet (any subset of its fields)",
+    )
+    def put(self, request: Request, pet_id: str) -> Response:
+        return self._update(request, pet_id)
+
+    @extend_schema(
+        request=PetInputSerializer(partial=True),
+        responses={200: PetUpdatedSerializer, **ERRORS, **NOT_FOUND},
+        summary="Update some fields of a pet",
+    )
+    def patch(self, request: Request, pet_id: str) -> Response:
+        return self._update(request, pet_id)
+
+    def _update(self, request: Request, pet_id: str) -> Response:
+        pet = get_pet_or_404(pet_id)
+        data = PetInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        result = services.pet_update(pet, **data.validated_data)
+        body = {"message": "Pet updated successfully", "pet": pet_to_dict(result.pet)}
+        if result.task_queued is not None:
+            body["task_queued"] = result.task_queued
+        return Response(body)
+
+    @extend_schema(responses={200: MessageSerializer, **ERRORS, **NOT_FOUND}, summary="Delete a pet")
+    def delete(self, request: Request, pet_id: str) -> Response:
+        services.pet_delete(get_pet_or_404(pet_id))
+        return Response({"message": "Pet deleted successfully"})
+
+
+class RedisStatsView(APIView):
+    @extend_schema(
+        responses={
+            200: RedisStatsSerializer,
+            401: ERRORS[401],
+            503: OpenApiResponse(ErrorSerializer, description="Redis unavailable"),
+        },
+        summary="Queue and Redis statistics",
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            return Response(queue_stats())
+        except redis.RedisError as exc:
+            return Response({"error": f"Redis unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+PAGE_SIZE = 100
+
+
+def pets_page(request: HttpRequest) -> HttpResponse:
+    """The public HTML list (as the seed's), with each pet's enrichment status and results."""
+    offset = request.GET.get("offset", "0")
+    offset = int(offset) if offset.isdigit() and len(offset) < 9 else 0
+    try:
+        pets, total = paginate(selectors.pet_list(), limit=PAGE_SIZE, offset=offset)
+    except ConnectionFailure:
+        return render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
+    results = latest_results(settings.PROCESSED_DIR, {str(pet.id) for pet in pets})
+    rows = [{"pet": pet, "result": _read_result(results.get(str(pet.id)), pet)} for pet in pets]
+    context = {
+        "rows": rows,
+        "total": total,
+        "offset": offset,
+        "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
+        "prev_offset": max(offset - PAGE_SIZE, 0) if offset else None,
+    }
+    return render(request, "pets/pets_list.html", context)
+
+
+def _read_result(path, pet: Pet) -> dict | None:
+    """The parts of the latest enriched file worth showing, or None if there is none yet."""
+    if path is None:
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        enriched = document["enriched_info"]
+        return {
+            "file": path.name,
+            "processed_by": document["metadata"]["processed_by"],
+            "current": document["original_data"].get("species") == pet.species
+            and document["original_data"].get("age") == pet.age
+            and document["original_data"].get("vaccinated") == pet.vaccinated,
+            "extract": enriched["wikipedia"].get("wikipedia_extract"),
+            "wikipedia_url": enriched["wikipedia"].get("wikipedia_url"),
+            "facts": enriched["species_facts"],
+            "tips": enriched["health_tips"],
+            "age_category": document["statistics"]["age_category"],
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

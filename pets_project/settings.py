@@ -1,0 +1,170 @@
+"""Settings, read once from the environment (DESIGN.md section 8; `.env.example` lists them all).
+
+Development (`DJANGO_DEBUG=true`, which `make run` sets) works with no variables at all.
+Production (`DJANGO_DEBUG` unset or false) needs a secret key: `DJANGO_SECRET_KEY`, or a file named
+by `DJANGO_SECRET_KEY_FILE` (the API container's entrypoint generates one in a volume).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from contracts.redis_url import redis_url_from_env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = os.environ
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env.get(name, default).split(",") if item.strip()]
+
+
+def env_int(name: str, default: int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer") from None
+
+
+def read_secret_key() -> str:
+    key = env.get("DJANGO_SECRET_KEY", "").strip()
+    key_file = env.get("DJANGO_SECRET_KEY_FILE", "").strip()
+    if not key and key_file and Path(key_file).is_file():
+        key = Path(key_file).read_text().strip()
+    if not key and DEBUG:
+        return DEVELOPMENT_SECRET_KEY
+    if not key:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_DEBUG is off."
+        )
+    if key == DEVELOPMENT_SECRET_KEY and not DEBUG:
+        raise ImproperlyConfigured("The development secret key must not be used with DJANGO_DEBUG off.")
+    return key
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
+SECRET_KEY = read_secret_key()
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "pets",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pets_project.urls"
+WSGI_APPLICATION = "pets_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# SQLite holds Django's own tables only (users for JWT); pets live in MongoDB.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env.get("DJANGO_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve static files straight from the apps (no collectstatic step in any of the run modes).
+WHITENOISE_USE_FINDERS = True
+
+# Pet bodies are tiny: refuse anything large before parsing it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# --- Services ---------------------------------------------------------------------------------
+MONGODB_URI = env.get("MONGODB_URI") or "mongodb://127.0.0.1:27017/pets_database"
+MONGODB_DB = "pets_database"  # used when the URI names no database
+MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 3000)
+REDIS_URL = redis_url_from_env(env)
+REDIS_TIMEOUT_SECONDS = float(env.get("REDIS_TIMEOUT_SECONDS", "1"))
+PROCESSED_DIR = Path(env.get("PROCESSED_DIR") or BASE_DIR / "processed_data")
+
+# --- First admin (manage.py ensure_admin) -----------------------------------------------------
+SUPERUSER_USERNAME = env.get("DJANGO_SUPERUSER_USERNAME") or ("admin" if DEBUG else "")
+SUPERUSER_PASSWORD = env.get("DJANGO_SUPERUSER_PASSWORD") or ("admin123" if DEBUG else "")
+SUPERUSER_EMAIL = env.get("DJANGO_SUPERUSER_EMAIL") or "admin@example.com"
+
+# --- API --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "pets.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pet App API",
+    "DESCRIPTION": "Pets stored in MongoDB; each create or relevant update queues an enrichment task in Redis.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Security ---------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "[%(asctime)s] [API] [%(levelname)s] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.get("DJANGO_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,46 @@
+"""Worker settings, read once from the environment (DESIGN.md section 8)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.redis_url import redis_url_from_env
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WIKIPEDIA_API_URL = "https://en.wikipedia.org/api/rest_v1"
+DEFAULT_USER_AGENT = (
+    "PetAppEnrichment/1.0 (pet registry worker; set WIKIPEDIA_USER_AGENT to add your contact) python-requests"
+)
+
+
+def consumer_name(consumer_id: str) -> str:
+    """`1` -> `Consumer-1`, as the seed's logs and files name the workers."""
+    return f"Consumer-{consumer_id.strip() or '1'}"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    consumer_name: str
+    redis_url: str
+    processed_dir: Path
+    wikipedia_api_url: str
+    wikipedia_user_agent: str
+    wikipedia_timeout_seconds: float
+    wikipedia_cache_seconds: int
+    poll_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
+        return cls(
+            consumer_name=consumer_name(env.get("CONSUMER_ID", "1")),
+            redis_url=redis_url_from_env(env),
+            processed_dir=Path(env.get("PROCESSED_DIR") or PROJECT_ROOT / "processed_data"),
+            wikipedia_api_url=(env.get("WIKIPEDIA_API_URL") or DEFAULT_WIKIPEDIA_API_URL).rstrip("/"),
+            wikipedia_user_agent=env.get("WIKIPEDIA_USER_AGENT") or DEFAULT_USER_AGENT,
+            wikipedia_timeout_seconds=float(env.get("WIKIPEDIA_TIMEOUT_SECONDS", "5")),
+            wikipedia_cache_seconds=int(env.get("WIKIPEDIA_CACHE_SECONDS", str(24 * 3600))),
+            poll_seconds=int(env.get("CONSUMER_POLL_SECONDS", "1")),
+        )
