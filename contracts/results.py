@@ -10,23 +10,25 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 
 RESULT_SUFFIX = ".json"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^\w.-]+")  # \w is Unicode-aware: "Señor" stays "Señor"
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9-]+")  # no "_": it separates the id from the name
 MAX_NAME_PART = 60
 
 
 def safe_name_part(name: str) -> str:
     """A pet name made safe for a file name: spaces become underscores, the rest is dropped."""
-    underscored = "_".join(name.split())
+    underscored = "_".join(unicodedata.normalize("NFC", name).split())
     cleaned = _UNSAFE.sub("", underscored).strip("._-")
     return cleaned[:MAX_NAME_PART] or "pet"
 
 
 def safe_pet_id(pet_id: str) -> str:
-    return _UNSAFE.sub("", pet_id)[:64] or "unknown"
+    return _UNSAFE_ID.sub("", pet_id)[:64] or "unknown"
 
 
 def result_filename(pet_id: str, name: str, when: datetime, attempt: int = 0) -> str:

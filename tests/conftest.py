@@ -20,6 +20,7 @@ import pymongo
 import pytest
 import redis
 import requests
+from pytest_httpserver import HTTPServer
 
 from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, wait_until
 
@@ -217,8 +218,13 @@ def _clean_state(request):
 
 
 @pytest.fixture(scope="session")
-def httpserver_listen_address():
-    return ("127.0.0.1", 0)
+def make_httpserver():
+    """pytest-httpserver's server, threaded (three consumers call it at once), on 127.0.0.1."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
 
 
 WIKIPEDIA_PREFIX = "/api/rest_v1"

@@ -1,0 +1,283 @@
+"""consumer.py as a real process, against real Redis and a local stand-in for Wikipedia."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug import Response
+
+from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, build_task, processing_key
+from tests.conftest import WIKIPEDIA_PREFIX, summary_json
+from tests.support import wait_until
+
+PET_ID = "6981fcf3dd7c1b67498baf89"
+
+
+def push(redis_client, **overrides) -> dict:
+    fields = {"pet_id": PET_ID, "name": "Mishi", "species": "Cat", "age": 2, "owner": "Ana Garcia", "vaccinated": False}
+    fields.update(overrides)
+    task = build_task(**fields, reason="created")
+    redis_client.rpush(TASKS_KEY, task.to_json())
+    return json.loads(task.to_json())
+
+
+def result_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.json")) if directory.exists() else []
+
+
+def wait_for_files(directory: Path, count: int, timeout: float = 20) -> list[Path]:
+    return wait_until(
+        lambda: len(result_files(directory)) >= count and result_files(directory), timeout, what=f"{count} files"
+    )
+
+
+def serve_summary(wikipedia, title: str, **response_kwargs) -> None:
+    path = f"{WIKIPEDIA_PREFIX}/page/summary/{title.replace(' ', '_')}"
+    if response_kwargs:
+        wikipedia.expect_request(path).respond_with_response(Response(**response_kwargs))
+    else:
+        wikipedia.expect_request(path).respond_with_json(summary_json(title))
+
+
+@pytest.fixture
+def processed(tmp_path) -> Path:
+    return tmp_path / "processed_data"
+
+
+def test_enriched_file_has_the_seed_format(start_consumer, redis_client, wikipedia, processed):
+    serve_summary(wikipedia, "Cat")
+    consumer = start_consumer("3")
+    task = push(redis_client)
+
+    [path] = wait_for_files(processed, 1)
+    assert re.fullmatch(rf"{PET_ID}_Mishi_\d{{8}}_\d{{6}}\.json", path.name)
+    document = json.loads(path.read_text())
+    assert document["metadata"]["processed_by"] == "Consumer-3"
+    assert document["metadata"]["task_id"] == task["task_id"]
+    assert isinstance(document["metadata"]["processing_duration_seconds"], float)
+    assert document["original_data"] == {
+        "pet_id": PET_ID, "name": "Mishi", "species": "Cat", "age": 2, "owner": "Ana Garcia", "vaccinated": False,
+    }  # fmt: skip
+    wiki = document["enriched_info"]["wikipedia"]
+    assert wiki["wikipedia_extract"].startswith("The cat is")
+    assert wiki["wikipedia_url"] == "https://en.wikipedia.org/wiki/Cat"
+    assert wiki["thumbnail"] == "https://upload.wikimedia.org/Cat.jpg"
+    assert document["enriched_info"]["species_facts"]["lifespan"] == "12-18 years"
+    tips = document["enriched_info"]["health_tips"]
+    assert tips[0].startswith("⚠️ URGENT: This Cat needs vaccination!")
+    assert "Adult Cat in prime age" in tips[1]
+    assert "scratching posts" in tips[2]
+    assert document["statistics"] == {
+        "total_tips": 3,
+        "vaccination_status": "Needs vaccination",
+        "age_category": "Adult",
+    }
+
+    wait_until(lambda: redis_client.llen(processing_key("Consumer-3")) == 0, what="the task to be acknowledged")
+    assert redis_client.llen(TASKS_KEY) == 0
+    log = consumer.output()
+    assert re.search(
+        r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[Consumer-3\] \[INFO\] 👂 Waiting for tasks\.\.\.$", log, re.M
+    )
+    assert f"[Consumer-3] [INFO] Processing pet: Mishi (Cat) - ID: {PET_ID[:8]}" in log
+    assert f"[Consumer-3] [SUCCESS] ✅ Enriched data saved to: {path.name}" in log
+    assert re.search(r"\[SUCCESS\] .*Task processed in \d+\.\d\ds", log)
+
+
+def test_wikipedia_request_uses_a_descriptive_user_agent_and_normalised_title(
+    start_consumer, redis_client, wikipedia, processed
+):
+    serve_summary(wikipedia, "Guinea pig")
+    start_consumer("1", WIKIPEDIA_USER_AGENT="PetAppTests/1.0 (tests@example.org)")
+    push(redis_client, species="GUINEA   PIG")
+    wait_for_files(processed, 1)
+    [(request, response)] = wikipedia.log
+    assert request.path == f"{WIKIPEDIA_PREFIX}/page/summary/Guinea_pig"
+    assert request.headers["User-Agent"] == "PetAppTests/1.0 (tests@example.org)"
+    assert response.status_code == 200
+
+
+def test_title_with_unsafe_characters_is_url_encoded(start_consumer, redis_client, wikipedia, processed):
+    start_consumer("1")
+    push(redis_client, species="Cat/../../etc?x=1#y")
+    wait_for_files(processed, 1)
+    [(request, _)] = wikipedia.log
+    raw_path = request.environ["REQUEST_URI"]  # as sent, before the server decodes it
+    assert raw_path.startswith(f"{WIKIPEDIA_PREFIX}/page/summary/Cat%2F..%2F..%2Fetc%3Fx")
+    assert "/" not in raw_path.removeprefix(f"{WIKIPEDIA_PREFIX}/page/summary/")
+    assert "?" not in raw_path and "#" not in raw_path
+
+
+@pytest.mark.parametrize(
+    "answer,status",
+    [
+        ({"response": "not found", "status": 404}, "not_found"),
+        (
+            {
+                "response": json.dumps({"type": "disambiguation", "title": "Cat"}),
+                "status": 200,
+                "content_type": "application/json",
+            },
+            "disambiguation",
+        ),
+        ({"response": "boom", "status": 500}, "unavailable"),
+    ],
+    ids=["404", "disambiguation", "500"],
+)
+def test_wikipedia_without_an_article_still_gives_a_file(
+    start_consumer, redis_client, wikipedia, processed, answer, status
+):
+    serve_summary(wikipedia, "Cat", **answer)
+    start_consumer("1")
+    push(redis_client)
+    [path] = wait_for_files(processed, 1)
+    wiki = json.loads(path.read_text())["enriched_info"]["wikipedia"]
+    assert wiki == {"wikipedia_extract": None, "wikipedia_url": None, "thumbnail": None, "status": status}
+
+
+def test_wikipedia_timeout_does_not_stall_the_worker(start_consumer, redis_client, wikipedia, processed):
+    answered = threading.Event()
+
+    def slow(_request):
+        answered.wait(3)  # the test releases it at the end, so no late request leaks into the next test
+        return Response(json.dumps(summary_json("Cat")), content_type="application/json")
+
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_handler(slow)
+    start_consumer("1", WIKIPEDIA_TIMEOUT_SECONDS="0.5")
+    started = time.monotonic()
+    push(redis_client)
+    [path] = wait_for_files(processed, 1)
+    assert time.monotonic() - started < 2.5
+    assert json.loads(path.read_text())["enriched_info"]["wikipedia"]["status"] == "unavailable"
+    answered.set()
+
+
+def test_summaries_are_cached_one_request_per_species_across_consumers(
+    start_consumer, redis_client, wikipedia, processed
+):
+    def slow_summary(request):
+        time.sleep(0.3)  # long enough for all consumers to want the same species at once
+        title = request.path.rsplit("/", 1)[-1].replace("_", " ")
+        return Response(json.dumps(summary_json(title)), content_type="application/json")
+
+    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(slow_summary)
+    for consumer_id in "123":
+        start_consumer(consumer_id)
+    species = ["Cat", "Dog", "cat", "CAT", "Dog", "Hamster", "dog", "Cat", "Hamster"]
+    for index, name in enumerate(species):
+        push(redis_client, pet_id=f"{index:024x}", name=f"Pet{index}", species=name)
+    wait_for_files(processed, len(species))
+    requested = sorted(request.path.rsplit("/", 1)[-1] for request, _ in wikipedia.log)
+    assert requested == ["Cat", "Dog", "Hamster"]
+
+
+def test_seed_shaped_task_pushed_by_hand_is_processed(start_consumer, redis_client, wikipedia, processed):
+    serve_summary(wikipedia, "Cat")
+    start_consumer("2")
+    seed_task = '{"pet_id":"67698abc123def456789abcd","name":"Luna","species":"Cat","age":3,"owner":"María García","vaccinated":true}'
+    redis_client.rpush(TASKS_KEY, seed_task)
+    [path] = wait_for_files(processed, 1)
+    assert path.name.startswith("67698abc123def456789abcd_Luna_")
+    document = json.loads(path.read_text())
+    assert document["original_data"]["owner"] == "María García"
+    assert document["statistics"]["vaccination_status"] == "Up to date"
+    assert document["metadata"]["task_id"].startswith("manual-")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        "[1, 2]",
+        '{"name": "NoId", "species": "Cat", "age": 1}',
+        '{"pet_id": "x", "name": "A", "species": "Cat", "age": "old"}',
+        "\xff",
+    ],
+)
+def test_bad_task_is_dead_lettered_and_the_loop_goes_on(start_consumer, redis_client, wikipedia, processed, payload):
+    serve_summary(wikipedia, "Cat")
+    consumer = start_consumer("1")
+    redis_client.rpush(TASKS_KEY, payload.encode("latin-1"))
+    push(redis_client)
+    wait_for_files(processed, 1)
+    [dead] = wait_until(lambda: redis_client.lrange(DEAD_LETTER_KEY, 0, -1), what="a dead letter")
+    entry = json.loads(dead)
+    assert entry["error"].startswith("invalid task")
+    assert entry["consumer"] == "Consumer-1"
+    assert consumer.alive()
+    assert "Invalid task skipped" in consumer.output()
+
+
+def test_file_names_are_safe_for_hostile_pet_names(start_consumer, redis_client, wikipedia, processed):
+    start_consumer("1")
+    push(redis_client, name="../../etc/passwd\x07 <b>Señor</b> Bigotes")
+    [path] = wait_for_files(processed, 1)
+    assert path.parent == processed
+    assert re.fullmatch(rf"{PET_ID}_etcpasswd_bSeñorb_Bigotes_\d{{8}}_\d{{6}}\.json", path.name)
+
+
+def test_two_tasks_for_one_pet_in_the_same_second_give_two_files(start_consumer, redis_client, wikipedia, processed):
+    start_consumer("1")
+    push(redis_client)
+    push(redis_client, age=3)
+    files = wait_for_files(processed, 2)
+    assert len({json.loads(p.read_text())["metadata"]["task_id"] for p in files}) == 2
+
+
+def test_sigterm_exits_zero_after_the_current_task(start_consumer, redis_client, wikipedia, processed):
+    def slow(_request):
+        time.sleep(1.5)
+        return Response(json.dumps(summary_json("Cat")), content_type="application/json")
+
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_handler(slow)
+    consumer = start_consumer("1", WIKIPEDIA_TIMEOUT_SECONDS="5")
+    push(redis_client)
+    wait_until(lambda: "Processing pet" in consumer.output(), what="the task to start")
+    consumer.signal(signal.SIGTERM)
+    assert consumer.wait(timeout=10) == 0
+    assert len(result_files(processed)) == 1
+    assert redis_client.llen(processing_key("Consumer-1")) == 0
+    assert "finishing the current task" in consumer.output()
+
+
+def test_consumer_restarted_after_sigkill_requeues_what_it_held(start_consumer, redis_client, wikipedia, processed):
+    def slow(_request):
+        time.sleep(2)
+        return Response(json.dumps(summary_json("Cat")), content_type="application/json")
+
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_handler(slow)
+    consumer = start_consumer("1", WIKIPEDIA_TIMEOUT_SECONDS="5")
+    push(redis_client)
+    wait_until(lambda: "Processing pet" in consumer.output(), what="the task to start")
+    consumer.signal(signal.SIGKILL)
+    consumer.wait(timeout=5)
+    assert redis_client.llen(processing_key("Consumer-1")) == 1 and result_files(processed) == []
+
+    redis_client.delete("pets:wikipedia:cat:lock")  # the killed holder cannot release it
+    restarted = start_consumer("1", WIKIPEDIA_TIMEOUT_SECONDS="5")
+    wait_for_files(processed, 1)
+    assert "Requeued 1 task(s)" in restarted.output()
+    wait_until(lambda: redis_client.llen(processing_key("Consumer-1")) == 0, what="the ack")
+
+
+def test_consumer_survives_redis_restart(tmp_path, logs_dir, wikipedia, start_consumer):
+    from tests.conftest import start_redis
+
+    server = start_redis(tmp_path / "redis", logs_dir, "redis-restart")
+    consumer = start_consumer("1", REDIS_URL=server.url)
+    server.process.stop()
+    wait_until(lambda: "Redis unavailable" in consumer.output(), what="the consumer to notice")
+    server = start_redis(tmp_path / "redis", logs_dir, "redis-restart-2", port=server.port)
+    try:
+        push(server.client())
+        wait_for_files(tmp_path / "processed_data", 1, timeout=40)
+        assert consumer.alive()
+        assert "Reconnected to Redis" in consumer.output()
+    finally:
+        server.process.stop()

@@ -1,0 +1,107 @@
+"""Unit tests of the shared contracts: task payloads, result file names and writes, Redis URL."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts import results
+from contracts.queue import InvalidTask, build_task, parse_task, processing_key
+from contracts.redis_url import redis_url_from_env
+
+WHEN = datetime(2026, 2, 3, 13, 49, 40, tzinfo=UTC)
+
+
+def test_built_task_round_trips_through_the_parser():
+    task = build_task(pet_id="abc", name="Luna", species="Cat", age=3, owner="Ana", vaccinated=True, reason="created")
+    parsed = parse_task(task.to_json())
+    assert parsed == task
+    assert len(task.task_id) == 32 and task.enqueued_at.endswith("+00:00")
+
+
+def test_seed_shaped_task_gets_a_stable_id():
+    raw = '{"pet_id":"p1","name":"Luna","species":"Cat","age":3,"owner":"Ana","vaccinated":true}'
+    assert parse_task(raw).task_id == parse_task(raw).task_id
+    assert parse_task(raw).task_id.startswith("manual-")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "nope",
+        "[]",
+        "{}",
+        '{"pet_id": "", "name": "A", "species": "Cat", "age": 1}',
+        '{"pet_id": 5, "name": "A", "species": "Cat", "age": 1}',
+        '{"pet_id": "p", "name": "A", "species": "Cat", "age": true}',
+        '{"pet_id": "p", "name": "A", "species": "Cat", "age": -1}',
+        '{"pet_id": "p", "name": "A", "species": "Cat", "age": 1, "vaccinated": "yes"}',
+        '{"pet_id": "p", "name": "", "species": "Cat", "age": 1}',
+        b"\xff\xfe",
+    ],
+)
+def test_unusable_payloads_raise_invalid_task(raw):
+    with pytest.raises(InvalidTask):
+        parse_task(raw)
+
+
+def test_processing_key_is_per_consumer():
+    assert processing_key("Consumer-2") == "pets:processing:Consumer-2"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Mishi", "Mishi"),
+        ("Señor Bigotes", "Señor_Bigotes"),
+        ("  two   spaces ", "two_spaces"),
+        ("../../etc/passwd", "etcpasswd"),
+        ("a\x00b\nc", "ab_c"),
+        ("🐶", "pet"),
+        ("x" * 500, "x" * 60),
+    ],
+)
+def test_name_part_is_safe(name, expected):
+    assert results.safe_name_part(name) == expected
+
+
+def test_result_filename_matches_the_seed():
+    assert (
+        results.result_filename("6981fcf3dd7c1b67498baf89", "Mishi", WHEN)
+        == "6981fcf3dd7c1b67498baf89_Mishi_20260203_134940.json"
+    )
+
+
+def test_write_result_is_atomic_and_never_overwrites(tmp_path):
+    first = results.write_result(tmp_path, "p1", "Luna", WHEN, {"n": 1})
+    second = results.write_result(tmp_path, "p1", "Luna", WHEN, {"n": 2})
+    assert first.name == "p1_Luna_20260203_134940.json"
+    assert second.name == "p1_Luna_20260203_134940_1.json"
+    assert json.loads(first.read_text()) == {"n": 1} and json.loads(second.read_text()) == {"n": 2}
+    assert sorted(os.listdir(tmp_path)) == [first.name, second.name]  # no temporary file left
+
+
+def test_latest_results_picks_the_newest_file_per_pet(tmp_path):
+    results.write_result(tmp_path, "p1", "Luna", WHEN, {})
+    newest = results.write_result(tmp_path, "p1", "Luna", WHEN.replace(second=59), {})
+    results.write_result(tmp_path, "p2", "Rex", WHEN, {})
+    (tmp_path / ".p1_Luna.tmp").write_text("partial")
+    found = results.latest_results(tmp_path, {"p1", "p3"})
+    assert found == {"p1": newest}
+    assert results.latest_results(tmp_path / "missing", {"p1"}) == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, "redis://127.0.0.1:6379/0"),
+        ({"REDIS_URL": "redis://r:1/2"}, "redis://r:1/2"),
+        ({"REDIS_HOST": "redis", "REDIS_PORT": "6380"}, "redis://redis:6380/0"),
+        ({"REDIS_URL": "redis://a:1/0", "REDIS_HOST": "b"}, "redis://a:1/0"),
+    ],
+)
+def test_redis_url_from_env(env, url):
+    assert redis_url_from_env(env) == url

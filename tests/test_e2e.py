@@ -1,0 +1,111 @@
+"""The whole system: the API and three consumer processes, followed from POST to file and page."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from werkzeug import Response
+
+from contracts.queue import TASKS_KEY
+from tests.conftest import WIKIPEDIA_PREFIX, summary_json
+from tests.support import Process, base_env, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot", "Turtle", "Horse", "Ferret", "Guinea pig", "Fish"]
+
+
+@pytest.fixture
+def three_consumers(api_server, redis_server, wikipedia, tmp_path):
+    """Consumer-1..3 writing into the folder the API reads, as in docker compose."""
+
+    def answer(request):
+        time.sleep(0.2)  # Wikipedia is not instant: work spreads over the consumers
+        title = request.path.rsplit("/", 1)[-1].replace("_", " ")
+        return Response(json.dumps(summary_json(title)), content_type="application/json")
+
+    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(answer)
+    processes = []
+    for consumer_id in ("1", "2", "3"):
+        env = base_env(
+            CONSUMER_ID=consumer_id,
+            REDIS_URL=redis_server.url,
+            PROCESSED_DIR=str(api_server.processed_dir),
+            WIKIPEDIA_API_URL=wikipedia.url_for(WIKIPEDIA_PREFIX),
+            WIKIPEDIA_CACHE_SECONDS="0",  # every task asks Wikipedia: each takes a while
+        )
+        processes.append(Process(f"e2e-consumer-{consumer_id}", [sys.executable, "consumer.py"], env, tmp_path))
+    for process in processes:
+        wait_until(lambda p=process: "Waiting for tasks" in p.output(), what=f"{process.name}")
+    yield processes
+    for process in processes:
+        assert process.stop() == 0, process.output()
+
+
+def test_thirty_concurrent_pets_give_thirty_files_from_three_consumers(api, api_server, redis_client, three_consumers):
+    pets = [
+        {"name": f"Pet {i}", "species": SPECIES[i % len(SPECIES)], "age": i % 15, "owner": f"Owner {i}", "vaccinated": i % 2 == 0}
+        for i in range(30)
+    ]  # fmt: skip
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(lambda pet: api.post("/api/pets/", json=pet), pets))
+    assert [r.status_code for r in responses] == [201] * 30
+    assert all(r.json()["task_queued"] for r in responses)
+    created = {r.json()["pet"]["id"]: r.json()["pet"] for r in responses}
+
+    processed: Path = api_server.processed_dir
+    files = wait_until(lambda: len(list(processed.glob("*.json"))) >= 30 and list(processed.glob("*.json")), timeout=60)
+    time.sleep(0.5)  # nothing more may arrive
+    files = list(processed.glob("*.json"))
+    assert len(files) == 30
+
+    documents = [json.loads(path.read_text()) for path in files]
+    by_pet = {doc["original_data"]["pet_id"]: doc for doc in documents}
+    assert set(by_pet) == set(created)
+    for pet_id, doc in by_pet.items():
+        pet = created[pet_id]
+        assert doc["original_data"] == {k: pet[k] for k in ("name", "species", "age", "owner", "vaccinated")} | {
+            "pet_id": pet_id
+        }
+        assert doc["enriched_info"]["wikipedia"]["status"] == "found"
+    workers = {doc["metadata"]["processed_by"] for doc in documents}
+    assert workers == {"Consumer-1", "Consumer-2", "Consumer-3"}
+    counts = {w: sum(d["metadata"]["processed_by"] == w for d in documents) for w in sorted(workers)}
+    print(f"\n30 pets -> {len(files)} files; per consumer: {counts}")
+    assert redis_client.llen(TASKS_KEY) == 0
+
+    stats = api.get("/api/redis/stats/").json()
+    assert stats["pending_tasks"] == 0 and stats["processing_tasks"] == 0
+
+
+def test_page_lists_pets_with_their_enrichment(api, anon, api_server, three_consumers):
+    pet = api.create_pet(name="Mishi", species="Cat", age=2, vaccinated=False)
+    wait_until(lambda: list(api_server.processed_dir.glob(f"{pet['id']}_*.json")), timeout=20)
+    page = anon.get("/")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    html = page.text
+    assert f'data-pet-id="{pet["id"]}"' in html
+    assert "Mishi" in html and "María García" in html
+    assert "Enriched" in html and "URGENT: This Cat needs vaccination" in html
+
+
+def test_update_produces_a_new_file_and_page_shows_it_current(api, anon, api_server, three_consumers):
+    pet = api.create_pet(name="Rex", species="Dog", age=4)
+    wait_until(lambda: len(list(api_server.processed_dir.glob(f"{pet['id']}_*.json"))) == 1, timeout=20)
+    assert api.patch(f"/api/pets/{pet['id']}/", json={"age": 12}).json()["task_queued"] is True
+    files = wait_until(
+        lambda: len(list(api_server.processed_dir.glob(f"{pet['id']}_*.json"))) == 2 and True, timeout=20
+    )
+    assert files
+    ages = sorted(
+        json.loads(p.read_text())["statistics"]["age_category"] for p in api_server.processed_dir.glob("*.json")
+    )
+    assert ages == ["Adult", "Senior"]
+    assert "Update pending" not in anon.get("/").text
