@@ -180,7 +180,10 @@ def test_summaries_are_cached_one_request_per_species_across_consumers(
 def test_seed_shaped_task_pushed_by_hand_is_processed(start_consumer, redis_client, wikipedia, processed):
     serve_summary(wikipedia, "Cat")
     start_consumer("2")
-    seed_task = '{"pet_id":"67698abc123def456789abcd","name":"Luna","species":"Cat","age":3,"owner":"María García","vaccinated":true}'
+    seed_task = (
+        '{"pet_id":"67698abc123def456789abcd","name":"Luna","species":"Cat",'
+        '"age":3,"owner":"María García","vaccinated":true}'
+    )
     redis_client.rpush(TASKS_KEY, seed_task)
     [path] = wait_for_files(processed, 1)
     assert path.name.startswith("67698abc123def456789abcd_Luna_")

@@ -50,7 +50,7 @@ def three_consumers(api_server, redis_server, wikipedia, tmp_path):
 
 def test_thirty_concurrent_pets_give_thirty_files_from_three_consumers(api, api_server, redis_client, three_consumers):
     pets = [
-        {"name": f"Pet {i}", "species": SPECIES[i % len(SPECIES)], "age": i % 15, "owner": f"Owner {i}", "vaccinated": i % 2 == 0}
+        {"name": f"Pet {i}", "species": SPECIES[i % 10], "age": i % 15, "owner": f"Owner {i}", "vaccinated": i % 2 == 0}
         for i in range(30)
     ]  # fmt: skip
     with ThreadPoolExecutor(max_workers=10) as pool:
