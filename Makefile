@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services run test lint clean
+.PHONY: help install services test-services run test lint clean
 
 help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
@@ -21,12 +21,15 @@ $(STAMP): requirements.txt requirements-worker.txt requirements-dev.txt
 	@touch $@
 
 services:
-	@./scripts/ensure-redis.sh
+	@./scripts/ensure-system-packages.sh
+
+test-services:
+	@./scripts/ensure-system-packages.sh --with-browser
 
 run: install services
 	@./scripts/run.sh
 
-test: install services
+test: install test-services
 	$(PY) -m pytest
 
 lint: install

@@ -192,4 +192,4 @@ def test_env_example_documents_every_setting():
 
 
 def test_redis_server_binary_is_available():
-    assert shutil.which("redis-server"), "make test installs redis-server (scripts/ensure-redis.sh)"
+    assert shutil.which("redis-server"), "make test installs redis-server (scripts/ensure-system-packages.sh)"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages `make run` and `make test` need, if any is missing:
+# redis-server (both), and chromium for the browser tests of the page (`make test` only).
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [[ "${1:-}" == "--with-browser" ]]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "Installing with apt-get: ${missing[*]}"
+SUDO=""
+if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
