@@ -1,32 +1,46 @@
-"""Pet enrichment worker: `CONSUMER_ID=1 python consumer.py`.
+"""Pet enrichment worker.
 
-Takes tasks from the Redis list `pets:tasks`, enriches each pet (Wikipedia summary of its species,
-species facts, health tips) and writes one JSON file per task into `PROCESSED_DIR`.
+    CONSUMER_ID=1 python consumer.py          run a worker (Consumer-1)
+    python consumer.py status                  where the tasks are: queued, processing, delayed, dead
+    python consumer.py dead list               dead letters: id, pet, attempts, error
+    python consumer.py dead show ID            one dead letter in full
+    python consumer.py dead requeue ID [ID..]  queue them again (--all for every one)
+    python consumer.py dead purge --yes        delete them all
+
+The worker takes tasks from the Redis list `pets:tasks`, enriches each pet (Wikipedia summary of
+its species, species facts, health tips) and writes one JSON file per task into `PROCESSED_DIR`.
 Configuration comes from the environment; see `.env.example`.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 
 import redis
 
+from worker import deadletters
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
+from worker.queue import TaskQueue
 from worker.runner import Consumer
-from worker.wikipedia import CachedWikipedia, WikipediaClient
+from worker.wikipedia import CachedWikipedia, SharedRateLimit, WikipediaClient
 
 
-def main() -> int:
-    settings = WorkerSettings.from_env()
-    configure_logging(settings.consumer_name)
-    redis_client = redis.Redis.from_url(
+def connect(settings: WorkerSettings) -> redis.Redis:
+    return redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=5,
         # A blocking BLMOVE waits up to poll_seconds for a reply: the socket must wait longer.
         socket_timeout=settings.poll_seconds + 10,
         health_check_interval=30,
     )
+
+
+def run_worker(settings: WorkerSettings) -> int:
+    configure_logging(settings.consumer_name)
+    redis_client = connect(settings)
     wikipedia = CachedWikipedia(
         WikipediaClient(
             settings.wikipedia_api_url,
@@ -35,10 +49,77 @@ def main() -> int:
         ),
         redis_client,
         settings.wikipedia_cache_seconds,
+        SharedRateLimit(redis_client, settings.wikipedia_requests_per_second),
     )
-    consumer = Consumer(settings, redis_client, wikipedia)
+    consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia)
     consumer.install_signal_handlers()
     return consumer.run()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="consumer.py", description="Pet enrichment worker and queue tools.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run a worker (the default)")
+    commands.add_parser("status", help="counts of queued, processing, delayed and dead tasks")
+    dead = commands.add_parser("dead", help="inspect and act on the dead-letter list").add_subparsers(
+        dest="action", required=True
+    )
+    dead.add_parser("list", help="one line per dead letter")
+    show = dead.add_parser("show", help="one dead letter in full")
+    show.add_argument("id")
+    requeue = dead.add_parser("requeue", help="queue dead letters again")
+    requeue.add_argument("ids", nargs="*")
+    requeue.add_argument("--all", action="store_true", help="every dead letter")
+    purge = dead.add_parser("purge", help="delete every dead letter")
+    purge.add_argument("--yes", action="store_true", help="really delete them")
+    return parser.parse_args(argv)
+
+
+def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        entries = deadletters.list_entries(client)
+        for entry in entries:
+            print(
+                f"{entry['id']}  pet={entry.get('pet_id') or '-'}  attempts={entry.get('attempts', 0)}  "
+                f"failed_at={entry.get('failed_at')}  error={entry.get('error')}"
+            )
+        print(f"{len(entries)} dead letter(s)")
+        return 0
+    if args.action == "show":
+        found = deadletters.find_entry(client, args.id)
+        if found is None:
+            print(f"no dead letter with id {args.id}", file=sys.stderr)
+            return 1
+        print(json.dumps(found[1], indent=2, ensure_ascii=False))
+        return 0
+    if args.action == "requeue":
+        if not args.all and not args.ids:
+            print("name the ids to requeue, or --all", file=sys.stderr)
+            return 2
+        moved = deadletters.requeue(client, None if args.all else args.ids)
+        print(f"requeued {moved} task(s)")
+        return 0 if args.all or moved == len(args.ids) else 1
+    if not args.yes:
+        print("purge deletes every dead letter: add --yes", file=sys.stderr)
+        return 2
+    print(f"deleted {deadletters.purge(client)} dead letter(s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    settings = WorkerSettings.from_env()
+    if args.command in (None, "run"):
+        return run_worker(settings)
+    client = connect(settings)
+    try:
+        if args.command == "status":
+            print(json.dumps(deadletters.queue_counts(client), indent=2))
+            return 0
+        return run_dead_letter_command(client, args)
+    except redis.RedisError as exc:
+        print(f"Redis unavailable at {settings.redis_url}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,19 +10,30 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 KEY_PREFIX = "pets:"
-TASKS_KEY = "pets:tasks"
-DEAD_LETTER_KEY = "pets:dead"
-PROCESSING_KEY_PREFIX = "pets:processing:"
-WIKIPEDIA_CACHE_PREFIX = "pets:wikipedia:"
+TASKS_KEY = "pets:tasks"  # list: producers RPUSH, consumers take from the head
+DELAYED_KEY = "pets:delayed"  # sorted set: tasks waiting for a retry, scored by when they are due
+DEAD_LETTER_KEY = "pets:dead"  # list: what could not be processed, with why
+PROCESSING_KEY_PREFIX = "pets:processing:"  # list per consumer: taken, not yet finished
+HEARTBEAT_KEY_PREFIX = "pets:heartbeat:"  # string per consumer, with a TTL: "I am alive"
+DONE_KEY_PREFIX = "pets:done:"  # string per finished task: its file name
+WIKIPEDIA_KEY_PREFIX = "pets:wikipedia:"  # summaries per species, the shared rate limiter
 
 
 def processing_key(consumer_name: str) -> str:
     """The list holding the tasks a consumer has taken and not yet finished."""
     return f"{PROCESSING_KEY_PREFIX}{consumer_name}"
+
+
+def heartbeat_key(consumer_name: str) -> str:
+    return f"{HEARTBEAT_KEY_PREFIX}{consumer_name}"
+
+
+def done_key(task_id: str) -> str:
+    return f"{DONE_KEY_PREFIX}{task_id}"
 
 
 class InvalidTask(ValueError):
@@ -40,6 +51,8 @@ class Task:
     vaccinated: bool
     enqueued_at: str | None = None
     reason: str | None = None
+    attempts: int = 0  # failed attempts so far
+    last_error: str | None = None
 
     def pet_data(self) -> dict:
         """The pet as the seed's task carried it (the file's `original_data`)."""
@@ -52,8 +65,29 @@ class Task:
             "vaccinated": self.vaccinated,
         }
 
+    def enqueued_datetime(self) -> datetime | None:
+        """When the producer queued it; fixes the result's file name, so redeliveries find it."""
+        try:
+            when = datetime.fromisoformat(self.enqueued_at) if self.enqueued_at else None
+        except ValueError:
+            return None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when
+
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, ensure_ascii=False)
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        if not self.attempts:
+            data.pop("attempts")
+        return json.dumps(data, ensure_ascii=False)
+
+    def after_failure(self, error: str) -> Task:
+        """This task as it goes back to the queue after one more failed attempt."""
+        return replace(self, attempts=self.attempts + 1, last_error=error[:500])
+
+    def fresh(self) -> Task:
+        """This task with its failure history cleared (an operator requeues a dead letter)."""
+        return replace(self, attempts=0, last_error=None)
 
 
 def utc_now_iso() -> str:
@@ -97,6 +131,9 @@ def parse_task(raw: bytes | str) -> Task:
     vaccinated = data.get("vaccinated", False)
     if not isinstance(vaccinated, bool):
         raise InvalidTask("'vaccinated' must be true or false")
+    attempts = data.get("attempts", 0)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+        raise InvalidTask("'attempts' must be a non-negative integer")
     task_id = data.get("task_id")
     if task_id is None:
         raw_bytes = raw.encode() if isinstance(raw, str) else raw
@@ -113,4 +150,6 @@ def parse_task(raw: bytes | str) -> Task:
         vaccinated=vaccinated,
         enqueued_at=data.get("enqueued_at") if isinstance(data.get("enqueued_at"), str) else None,
         reason=data.get("reason") if isinstance(data.get("reason"), str) else None,
+        attempts=attempts,
+        last_error=data.get("last_error") if isinstance(data.get("last_error"), str) else None,
     )

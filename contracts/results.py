@@ -39,13 +39,16 @@ def result_filename(pet_id: str, name: str, when: datetime, attempt: int = 0) ->
     return stem + RESULT_SUFFIX
 
 
-def write_result(directory: Path, pet_id: str, name: str, when: datetime, document: dict) -> Path:
-    """Write `document` atomically under a name no other result has; return its path.
+def write_result(directory: Path, pet_id: str, name: str, when: datetime, document: dict) -> tuple[Path, bool]:
+    """Write `document` atomically under its own name; return the path and whether it is new.
 
     The JSON goes to a hidden temporary file first, is flushed to disk, then hard-linked to its
-    final name. Linking fails instead of replacing, so two results in the same second never
-    overwrite each other and no reader ever sees a partial file.
+    final name: a reader never sees a partial file, and linking fails instead of replacing, so no
+    result is ever overwritten. If a file of the same task (same `metadata.task_id`) is already
+    there, a redelivery is being processed: that file is kept and no second one is made.
+    Another task that lands on the same name (same pet and second) gets a `_1`, `_2`... suffix.
     """
+    task_id = document["metadata"]["task_id"]
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
     try:
@@ -58,12 +61,21 @@ def write_result(directory: Path, pet_id: str, name: str, when: datetime, docume
             final = directory / result_filename(pet_id, name, when, attempt)
             try:
                 os.link(tmp_name, final)
-                return final
+                return final, True
             except FileExistsError:
-                continue
+                if result_task_id(final) == task_id:
+                    return final, False
         raise FileExistsError(f"no free result name for pet {pet_id} at {when:%Y%m%d_%H%M%S}")
     finally:
         os.unlink(tmp_name)
+
+
+def result_task_id(path: Path) -> str | None:
+    """The task a result file was written for (None if it cannot be read)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metadata"]["task_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def latest_results(directory: Path, pet_ids: set[str]) -> dict[str, Path]:

@@ -244,8 +244,12 @@ def summary_json(title: str) -> dict:
 
 @pytest.fixture
 def wikipedia(httpserver):
-    """The fake Wikipedia; tests register answers with `httpserver.expect_request`."""
+    """The fake Wikipedia; tests register answers with `httpserver.expect_request`.
+
+    A title no test registered is answered 404 ("no article"), as Wikipedia would.
+    """
     httpserver.clear()
+    httpserver.no_handler_status_code = 404
     return httpserver
 
 
@@ -261,6 +265,7 @@ def start_consumer(redis_server, wikipedia, tmp_path, logs_dir):
             PROCESSED_DIR=str(tmp_path / "processed_data"),
             WIKIPEDIA_API_URL=wikipedia.url_for(WIKIPEDIA_PREFIX),
             WIKIPEDIA_TIMEOUT_SECONDS="1",
+            TASK_RETRY_BASE_SECONDS="0.2",
         )
         env.update(env_extra)
         name = f"consumer-{consumer_id}-{len(started)}-{os.getpid()}"

@@ -75,19 +75,33 @@ def test_result_filename_matches_the_seed():
     )
 
 
+def doc(task_id: str, n: int = 0) -> dict:
+    return {"metadata": {"task_id": task_id}, "n": n}
+
+
 def test_write_result_is_atomic_and_never_overwrites(tmp_path):
-    first = results.write_result(tmp_path, "p1", "Luna", WHEN, {"n": 1})
-    second = results.write_result(tmp_path, "p1", "Luna", WHEN, {"n": 2})
+    first, first_new = results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
+    second, second_new = results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
+    assert first_new and second_new
     assert first.name == "p1_Luna_20260203_134940.json"
     assert second.name == "p1_Luna_20260203_134940_1.json"
-    assert json.loads(first.read_text()) == {"n": 1} and json.loads(second.read_text()) == {"n": 2}
+    assert json.loads(first.read_text())["n"] == 1 and json.loads(second.read_text())["n"] == 2
     assert sorted(os.listdir(tmp_path)) == [first.name, second.name]  # no temporary file left
 
 
+def test_a_redelivered_task_keeps_its_first_file(tmp_path):
+    results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
+    results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
+    again, new = results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 3))
+    assert not new and again.name == "p1_Luna_20260203_134940_1.json"
+    assert json.loads(again.read_text())["n"] == 2
+    assert len(os.listdir(tmp_path)) == 2
+
+
 def test_latest_results_picks_the_newest_file_per_pet(tmp_path):
-    results.write_result(tmp_path, "p1", "Luna", WHEN, {})
-    newest = results.write_result(tmp_path, "p1", "Luna", WHEN.replace(second=59), {})
-    results.write_result(tmp_path, "p2", "Rex", WHEN, {})
+    results.write_result(tmp_path, "p1", "Luna", WHEN, doc("a"))
+    newest, _ = results.write_result(tmp_path, "p1", "Luna", WHEN.replace(second=59), doc("b"))
+    results.write_result(tmp_path, "p2", "Rex", WHEN, doc("c"))
     (tmp_path / ".p1_Luna.tmp").write_text("partial")
     found = results.latest_results(tmp_path, {"p1", "p3"})
     assert found == {"p1": newest}

@@ -30,7 +30,13 @@ class WorkerSettings:
     wikipedia_user_agent: str
     wikipedia_timeout_seconds: float
     wikipedia_cache_seconds: int
-    poll_seconds: int
+    wikipedia_requests_per_second: int
+    poll_seconds: float
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    heartbeat_ttl_seconds: float
+    reap_interval_seconds: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
@@ -42,5 +48,11 @@ class WorkerSettings:
             wikipedia_user_agent=env.get("WIKIPEDIA_USER_AGENT") or DEFAULT_USER_AGENT,
             wikipedia_timeout_seconds=float(env.get("WIKIPEDIA_TIMEOUT_SECONDS", "5")),
             wikipedia_cache_seconds=int(env.get("WIKIPEDIA_CACHE_SECONDS", str(24 * 3600))),
-            poll_seconds=int(env.get("CONSUMER_POLL_SECONDS", "1")),
+            wikipedia_requests_per_second=int(env.get("WIKIPEDIA_MAX_REQUESTS_PER_SECOND", "20")),
+            poll_seconds=float(env.get("CONSUMER_POLL_SECONDS", "1")),
+            max_attempts=int(env.get("TASK_MAX_ATTEMPTS", "5")),
+            retry_base_seconds=float(env.get("TASK_RETRY_BASE_SECONDS", "2")),
+            retry_max_seconds=float(env.get("TASK_RETRY_MAX_SECONDS", "300")),
+            heartbeat_ttl_seconds=float(env.get("CONSUMER_HEARTBEAT_TTL_SECONDS", "15")),
+            reap_interval_seconds=float(env.get("CONSUMER_REAP_INTERVAL_SECONDS", "5")),
         )

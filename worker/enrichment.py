@@ -20,6 +20,7 @@ def build_document(
             "processing_duration_seconds": round(duration_seconds, 3),
             "task_id": task.task_id,
             "enqueued_at": task.enqueued_at,
+            "attempt": task.attempts + 1,
         },
         "original_data": task.pet_data(),
         "enriched_info": {

@@ -1,68 +1,79 @@
-"""The consumer loop: take a task, enrich the pet, write its file, acknowledge.
+"""The consumer loop: take a task, enrich the pet, write its file, record where the task went.
 
-Tasks move atomically from `pets:tasks` into this consumer's own processing list (BLMOVE) and
-leave it only once their file is written, so a crash leaves the task where it can be recovered:
-a consumer starting (or reconnecting) under the same name puts what it held back on the queue.
+Delivery is at least once, with exactly one file in effect:
+- a task is moved (BLMOVE) into this consumer's processing list and leaves it only in the Redis
+  transaction that records its outcome: done, retry later, or dead letter (see worker/queue.py);
+- a consumer starting under the same name takes back what it held; the others take back the
+  tasks of a consumer whose heartbeat lapsed;
+- a redelivered task finds its file (same name, same task id) or its done marker and writes none.
+
+Failures: Wikipedia errors and write errors are transient: retried with exponential backoff and
+jitter through the delayed set (honouring Retry-After), then dead-lettered after
+`max_attempts`. A malformed task is dead-lettered at once. A 404 or disambiguation is an answer.
 
 Signals, as RQ and Dramatiq do it: the first SIGTERM/SIGINT lets the current task finish and then
-exits 0; a second one exits at once (the held task is recovered on the next start).
+exits 0; a second one exits at once (the held task is recovered by the others or on restart).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import signal
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import redis
 
-from contracts.queue import (
-    DEAD_LETTER_KEY,
-    TASKS_KEY,
-    InvalidTask,
-    Task,
-    parse_task,
-    processing_key,
-    utc_now_iso,
-)
+from contracts.queue import InvalidTask, Task, parse_task, utc_now_iso
 from contracts.results import write_result
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
+from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
-from worker.wikipedia import UNAVAILABLE, CachedWikipedia, Summary, WikipediaUnavailable, normalise_title
+from worker.queue import TaskQueue
+from worker.wikipedia import CachedWikipedia, WikipediaUnavailable
 
 log = logging.getLogger("worker")
 
+# Worth another try later: Wikipedia down or throttling us, or the disk full or unwritable.
+TRANSIENT_ERRORS = (WikipediaUnavailable, OSError)
+MIN_WAIT_SECONDS = 0.05  # the shortest block on an empty queue when a retry is nearly due
+
+
+def exponential_delay(attempt: int, base: float, cap: float) -> float:
+    """base, 2*base, 4*base... capped, with jitter so failing consumers do not retry in step."""
+    return min(cap, base * 2 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)
+
 
 class Backoff:
-    """Capped exponential backoff with jitter, for reconnecting to Redis."""
+    """Reconnection delays for Redis: capped, exponential, jittered; reset on success."""
 
-    def __init__(self, initial: float = 0.5, cap: float = 30.0) -> None:
-        self.initial = initial
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base = base
         self.cap = cap
         self.failures = 0
 
     def next_delay(self) -> float:
-        delay = min(self.cap, self.initial * 2**self.failures)
         self.failures += 1
-        return delay * random.uniform(0.5, 1.0)
+        return exponential_delay(self.failures, self.base, self.cap)
 
     def reset(self) -> None:
         self.failures = 0
 
 
 class Consumer:
-    def __init__(self, settings: WorkerSettings, redis_client: redis.Redis, wikipedia: CachedWikipedia) -> None:
+    def __init__(self, settings: WorkerSettings, queue: TaskQueue, wikipedia: CachedWikipedia) -> None:
         self.settings = settings
         self.name = settings.consumer_name
-        self.redis = redis_client
+        self.queue = queue
         self.wikipedia = wikipedia
-        self.processing_key = processing_key(self.name)
+        self.heartbeat = Heartbeat(queue, settings.heartbeat_ttl_seconds)
         self._stop = threading.Event()
+        self._next_reap = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -70,76 +81,99 @@ class Consumer:
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
         if self._stop.is_set():
-            log.warning("Second %s: exiting now", signal.Signals(signum).name)
+            log.warning("Second %s: exiting now; the task in hand will be recovered", name)
             raise SystemExit(1)
-        log.info("%s received: finishing the current task, then stopping", signal.Signals(signum).name)
-        self._stop.set()
-
-    def request_stop(self) -> None:
+        log.info("%s received: finishing the current task, then stopping", name)
         self._stop.set()
 
     def run(self) -> int:
         """Consume until asked to stop; never exits on its own because Redis went away."""
-        self.settings.processed_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.settings.processed_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # tasks are retried until the folder can be written
+            log.error("Cannot create %s: %s", self.settings.processed_dir, exc)
+        self.heartbeat.start()
+        try:
+            self._loop()
+        finally:
+            self.heartbeat.stop()
+        log.info("Stopped")
+        return 0
+
+    def _loop(self) -> None:
         backoff = Backoff()
         held_requeued = False
         log.info("👂 Waiting for tasks...")
         while not self._stop.is_set():
             try:
                 if not held_requeued:
-                    self.requeue_held()
+                    count = self.queue.requeue_held()
+                    if count:
+                        log.warning("Requeued %d task(s) left unfinished by a previous run", count)
                     held_requeued = True
-                raw = self.redis.blmove(TASKS_KEY, self.processing_key, self.settings.poll_seconds, "LEFT", "LEFT")
+                raw = self.queue.take(self._housekeeping())
                 if backoff.failures:
                     log.info("Reconnected to Redis")
                     backoff.reset()
                 if raw is not None:
                     self.handle(raw)
             except redis.RedisError as exc:
-                held_requeued = False
+                held_requeued = False  # what we held is requeued once Redis answers again
                 delay = backoff.next_delay()
                 log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
                 self._stop.wait(delay)
-        log.info("Stopped")
-        return 0
+
+    def _housekeeping(self) -> float:
+        """Move due retries back to the queue; take back the tasks of dead consumers.
+
+        Returns how long the next wait for a task may block: no longer than until the next
+        retry is due, so retries run on time even when the queue is idle.
+        """
+        now = time.monotonic()
+        if now >= self._next_reap:
+            for owner, count in self.queue.reap_orphans().items():
+                log.warning("Requeued %d task(s) held by %s, whose heartbeat lapsed", count, owner)
+            self._next_reap = now + self.settings.reap_interval_seconds
+        self.queue.promote_due()
+        next_retry = self.queue.seconds_until_next_retry()
+        if next_retry is None:
+            return self.settings.poll_seconds
+        return min(self.settings.poll_seconds, max(next_retry, MIN_WAIT_SECONDS))
 
     # -- one task --------------------------------------------------------------------------
-    def requeue_held(self) -> int:
-        """Put back on the head of the queue what this consumer held when it last stopped."""
-        count = 0
-        while self.redis.lmove(self.processing_key, TASKS_KEY, "LEFT", "LEFT") is not None:
-            count += 1
-        if count:
-            log.warning("Requeued %d task(s) left unfinished by a previous run", count)
-        return count
-
     def handle(self, raw: bytes) -> None:
-        """Process one payload; whatever happens to it, the loop goes on."""
+        """Process one payload and record its outcome; whatever happens, the loop goes on."""
         log.info("📨 Received new task from queue")
         try:
             task = parse_task(raw)
         except InvalidTask as exc:
-            log.error("Invalid task skipped (%s): %.200r", exc, raw)
-            self.dead_letter(raw, f"invalid task: {exc}")
-        else:
-            try:
-                self.process(task)
-            except redis.RedisError:
-                raise  # the task stays held and is requeued once Redis is back
-            except Exception as exc:
-                log.exception("Task %s for pet %s failed", task.task_id, task.pet_id)
-                self.dead_letter(raw, f"{type(exc).__name__}: {exc}")
-        self.redis.lrem(self.processing_key, 1, raw)
+            log.error("Invalid task sent to the dead-letter list (%s): %.200r", exc, raw)
+            self.queue.dead_letter(raw, self._dead_letter_entry(raw.decode("utf-8", "replace"), f"invalid task: {exc}"))
+            return
+        if self.queue.is_done(task.task_id):
+            log.info("Task %s was already processed: skipped", task.task_id)
+            self.queue.drop(raw)
+            return
+        try:
+            path = self.process(task)
+        except redis.RedisError:
+            raise  # the task stays held and is requeued once Redis is back
+        except TRANSIENT_ERRORS as exc:
+            self._retry_or_give_up(raw, task, exc)
+            return
+        except Exception as exc:
+            log.exception("Task %s for pet %s failed", task.task_id, task.pet_id)
+            failed = task.after_failure(f"{type(exc).__name__}: {exc}")
+            self.queue.dead_letter(raw, self._dead_letter_entry(failed.to_json(), failed.last_error, failed))
+            return
+        self.queue.complete(raw, task.task_id, path.name)
 
-    def process(self, task: Task) -> None:
+    def process(self, task: Task) -> Path:
         started = time.monotonic()
         log.info("Processing pet: %s (%s) - ID: %s", task.name, task.species, task.pet_id[:8])
-        try:
-            summary = self.wikipedia.summary(task.species)
-        except WikipediaUnavailable as exc:
-            log.warning("Wikipedia unavailable for %r: %s", task.species, exc)
-            summary = Summary(UNAVAILABLE, normalise_title(task.species))
+        summary = self.wikipedia.summary(task.species)
         processed_at = datetime.now(UTC)
         document = build_document(
             task,
@@ -148,16 +182,40 @@ class Consumer:
             processed_at=processed_at,
             duration_seconds=time.monotonic() - started,
         )
-        path = write_result(self.settings.processed_dir, task.pet_id, task.name, processed_at, document)
-        log.log(SUCCESS, "✅ Enriched data saved to: %s", path.name)
+        when = task.enqueued_datetime() or processed_at
+        path, is_new = write_result(self.settings.processed_dir, task.pet_id, task.name, when, document)
+        if is_new:
+            log.log(SUCCESS, "✅ Enriched data saved to: %s", path.name)
+        else:
+            log.info("Task %s was already written to %s by an earlier delivery", task.task_id, path.name)
         log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
+        return path
 
-    def dead_letter(self, raw: bytes, reason: str) -> None:
-        """Keep what could not be processed, with why, for an operator to look at."""
-        entry = {
-            "payload": raw.decode("utf-8", errors="replace"),
-            "error": reason,
+    def _retry_or_give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
+        failed = task.after_failure(f"{type(exc).__name__}: {exc}")
+        limit = self.settings.max_attempts
+        if failed.attempts >= limit:
+            log.error("Task %s failed %d times, sent to the dead-letter list: %s", task.task_id, limit, exc)
+            self.queue.dead_letter(raw, self._dead_letter_entry(failed.to_json(), failed.last_error, failed))
+            return
+        delay = exponential_delay(failed.attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        log.warning(
+            "Task %s failed (attempt %d of %d): %s; retrying in %.1fs", task.task_id, failed.attempts, limit, exc, delay
+        )
+        self.queue.retry_later(raw, failed.to_json(), delay)
+
+    def _dead_letter_entry(self, payload: str, error: str | None, task: Task | None = None) -> dict:
+        return {
+            "id": uuid.uuid4().hex,
+            "task_id": task.task_id if task else None,
+            "pet_id": task.pet_id if task else None,
+            "payload": payload,
+            "error": error,
+            "attempts": task.attempts if task else 0,
+            "enqueued_at": task.enqueued_at if task else None,
             "failed_at": utc_now_iso(),
             "consumer": self.name,
         }
-        self.redis.rpush(DEAD_LETTER_KEY, json.dumps(entry, ensure_ascii=False))

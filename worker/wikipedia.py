@@ -10,12 +10,13 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import redis
 import requests
 
-from contracts.queue import WIKIPEDIA_CACHE_PREFIX
+from contracts.queue import WIKIPEDIA_KEY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,29 @@ UNAVAILABLE = "unavailable"
 
 
 class WikipediaUnavailable(Exception):
-    """Wikipedia could not answer now (5xx, 429, timeout, network): worth trying again later."""
+    """Wikipedia could not answer now (5xx, 429, timeout, network): worth trying again later.
+
+    `retry_after` is how long Wikipedia asked us to wait (a 429 or 503 `Retry-After`), if it did.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass(frozen=True)
@@ -74,7 +97,12 @@ class WikipediaClient:
         if response.status_code == 404:
             return Summary(NOT_FOUND, title)
         if response.status_code != 200:
-            raise WikipediaUnavailable(f"HTTP {response.status_code} from {url}")
+            retry_after = None
+            if response.status_code in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise WikipediaUnavailable(
+                f"HTTP {response.status_code} from {url}", status=response.status_code, retry_after=retry_after
+            )
         try:
             data = response.json()
         except ValueError as exc:
@@ -90,19 +118,57 @@ class WikipediaClient:
         )
 
 
+class SharedRateLimit:
+    """One request budget per second for all consumers together, and a shared pause after a 429.
+
+    A fixed one-second window counted in Redis (INCR on a key per second): simple, shared by any
+    number of processes, and strict enough to stay well under Wikimedia's published limits.
+    """
+
+    PAUSE_KEY = WIKIPEDIA_KEY_PREFIX + "paused"
+    DEFAULT_PAUSE_SECONDS = 30.0
+
+    def __init__(self, redis_client: redis.Redis, requests_per_second: int) -> None:
+        self.redis = redis_client
+        self.requests_per_second = requests_per_second
+
+    def wait_turn(self) -> None:
+        while True:
+            now = time.time()
+            window = int(now)
+            key = f"{WIKIPEDIA_KEY_PREFIX}rate:{window}"
+            with self.redis.pipeline(transaction=True) as pipe:
+                count, _ = pipe.incr(key).expire(key, 5).execute()
+            if count <= self.requests_per_second:
+                return
+            time.sleep(window + 1 - now)
+
+    def pause_all(self, seconds: float | None) -> None:
+        """Everyone stops asking for `seconds` (Wikipedia said 429)."""
+        seconds = seconds if seconds and seconds > 0 else self.DEFAULT_PAUSE_SECONDS
+        self.redis.set(self.PAUSE_KEY, "429", px=max(1, int(seconds * 1000)))
+
+    def paused_for(self) -> float:
+        remaining_ms = self.redis.pttl(self.PAUSE_KEY)
+        return remaining_ms / 1000 if remaining_ms > 0 else 0.0
+
+
 class CachedWikipedia:
     """Summaries cached per species in Redis; a short lock makes one consumer ask for all."""
 
     LOCK_SECONDS = 30
 
-    def __init__(self, client: WikipediaClient, redis_client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(
+        self, client: WikipediaClient, redis_client: redis.Redis, ttl_seconds: int, limit: SharedRateLimit
+    ) -> None:
         self.client = client
         self.redis = redis_client
         self.ttl_seconds = ttl_seconds
+        self.limit = limit
 
     def summary(self, species: str) -> Summary:
         title = normalise_title(species)
-        cache_key = WIKIPEDIA_CACHE_PREFIX + title.lower()
+        cache_key = f"{WIKIPEDIA_KEY_PREFIX}summary:{title.lower()}"
         lock = self.redis.lock(cache_key + ":lock", timeout=self.LOCK_SECONDS)
         deadline = time.monotonic() + self.client.timeout_seconds + self.LOCK_SECONDS
         while True:
@@ -114,7 +180,7 @@ class CachedWikipedia:
                     cached = self.redis.get(cache_key)  # filled while we were waiting?
                     if cached is not None:
                         return Summary(**json.loads(cached))
-                    summary = self.client.fetch(title)
+                    summary = self._fetch(title)
                     if self.ttl_seconds > 0:
                         self.redis.set(cache_key, json.dumps(asdict(summary)), ex=self.ttl_seconds)
                     return summary
@@ -125,5 +191,18 @@ class CachedWikipedia:
                         pass  # it expired during a slow fetch; another consumer may hold it now
             if time.monotonic() > deadline:
                 # The holder is stuck or gone: ask ourselves rather than wait forever.
-                return self.client.fetch(title)
+                return self._fetch(title)
             time.sleep(0.05)
+
+    def _fetch(self, title: str) -> Summary:
+        """Ask Wikipedia within the shared budget; a 429 pauses every consumer."""
+        paused = self.limit.paused_for()
+        if paused:
+            raise WikipediaUnavailable("paused after a 429 from Wikipedia", status=429, retry_after=paused)
+        self.limit.wait_turn()
+        try:
+            return self.client.fetch(title)
+        except WikipediaUnavailable as exc:
+            if exc.status == 429:
+                self.limit.pause_all(exc.retry_after)
+            raise

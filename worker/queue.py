@@ -1,0 +1,126 @@
+"""The consumer's side of the Redis queue: every move of a task is one atomic Redis operation.
+
+    pets:tasks ──BLMOVE──► pets:processing:<consumer> ──┬─ done ──────► (removed; pets:done:<task_id>)
+        ▲                                                ├─ transient ─► pets:delayed (due time) ─┐
+        │                                                └─ permanent ─► pets:dead                │
+        └──────────────── promote_due() when the retry is due ◄──────────────────────────────────┘
+
+A task leaves a processing list only in the same transaction that records where it went, so a
+crash at any point leaves it in exactly one place. Lists of consumers whose heartbeat lapsed are
+put back on the queue by the others (`reap_orphans`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import redis
+
+from contracts.queue import (
+    DEAD_LETTER_KEY,
+    DELAYED_KEY,
+    HEARTBEAT_KEY_PREFIX,
+    PROCESSING_KEY_PREFIX,
+    TASKS_KEY,
+    done_key,
+    heartbeat_key,
+    processing_key,
+)
+
+DONE_MARKER_SECONDS = 7 * 24 * 3600
+
+# Move every due retry back to the tail of the queue, atomically (several consumers may run it).
+PROMOTE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('RPUSH', KEYS[2], member)
+end
+return #due
+"""
+
+
+class TaskQueue:
+    def __init__(self, client: redis.Redis, consumer_name: str) -> None:
+        self.redis = client
+        self.consumer_name = consumer_name
+        self.processing_key = processing_key(consumer_name)
+        self._promote_due = client.register_script(PROMOTE_DUE)
+
+    # -- taking and finishing --------------------------------------------------------------
+    def take(self, timeout_seconds: float) -> bytes | None:
+        """Move the task at the head of the queue into our processing list (None on timeout)."""
+        return self.redis.blmove(TASKS_KEY, self.processing_key, timeout_seconds, "LEFT", "LEFT")
+
+    def is_done(self, task_id: str) -> bool:
+        return bool(self.redis.exists(done_key(task_id)))
+
+    def complete(self, raw: bytes, task_id: str, result_name: str) -> None:
+        """Record the task as done (for redeliveries) and drop it from our processing list."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(done_key(task_id), result_name, ex=DONE_MARKER_SECONDS)
+            pipe.lrem(self.processing_key, 1, raw)
+            pipe.execute()
+
+    def drop(self, raw: bytes) -> None:
+        self.redis.lrem(self.processing_key, 1, raw)
+
+    def retry_later(self, raw: bytes, retry_payload: str, delay_seconds: float) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(DELAYED_KEY, {retry_payload: time.time() + delay_seconds})
+            pipe.lrem(self.processing_key, 1, raw)
+            pipe.execute()
+
+    def dead_letter(self, raw: bytes, entry: dict) -> None:
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(DEAD_LETTER_KEY, json.dumps(entry, ensure_ascii=False))
+            pipe.lrem(self.processing_key, 1, raw)
+            pipe.execute()
+
+    def promote_due(self, limit: int = 100) -> int:
+        return int(self._promote_due(keys=[DELAYED_KEY, TASKS_KEY], args=[time.time(), limit]))
+
+    def seconds_until_next_retry(self) -> float | None:
+        """How long until the earliest delayed task is due (None when there is none)."""
+        earliest = self.redis.zrange(DELAYED_KEY, 0, 0, withscores=True)
+        return max(0.0, earliest[0][1] - time.time()) if earliest else None
+
+    # -- recovery --------------------------------------------------------------------------
+    def requeue_held(self) -> int:
+        """Put what this consumer held when it last stopped back on the head of the queue."""
+        return self._requeue_list(self.processing_key)
+
+    def reap_orphans(self) -> dict[str, int]:
+        """Requeue the tasks held by consumers whose heartbeat has lapsed; {consumer: count}."""
+        reaped = {}
+        for key in self.redis.scan_iter(match=f"{PROCESSING_KEY_PREFIX}*", count=100):
+            owner = key.decode()[len(PROCESSING_KEY_PREFIX) :]
+            if owner == self.consumer_name or self.redis.exists(heartbeat_key(owner)):
+                continue
+            count = self._requeue_list(key)
+            if count:
+                reaped[owner] = count
+        return reaped
+
+    def _requeue_list(self, key: str | bytes) -> int:
+        count = 0
+        while self.redis.lmove(key, TASKS_KEY, "LEFT", "LEFT") is not None:
+            count += 1
+        return count
+
+    # -- liveness --------------------------------------------------------------------------
+    def beat(self, ttl_seconds: float) -> None:
+        alive = {"pid": os.getpid(), "host": socket.gethostname(), "at": time.time()}
+        self.redis.set(heartbeat_key(self.consumer_name), json.dumps(alive), px=int(ttl_seconds * 1000))
+
+    def clear_heartbeat(self) -> None:
+        self.redis.delete(heartbeat_key(self.consumer_name))
+
+    def live_consumers(self) -> list[str]:
+        return sorted(
+            key.decode()[len(HEARTBEAT_KEY_PREFIX) :]
+            for key in self.redis.scan_iter(match=f"{HEARTBEAT_KEY_PREFIX}*", count=100)
+        )
