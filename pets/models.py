@@ -27,6 +27,10 @@ class Pet(me.Document):
     vaccinated = me.BooleanField(default=False)
     created_at = me.DateTimeField(default=utc_now)
     updated_at = me.DateTimeField(default=utc_now)
+    # Transactional outbox (pets/outbox.py): the enrichment task saved with the pet, kept until
+    # Redis has accepted it, and when the relay may (re)send it.
+    outbox_task = me.StringField()
+    outbox_due_at = me.DateTimeField()
 
     meta = {
         "collection": "pet",
@@ -35,6 +39,7 @@ class Pet(me.Document):
             ("species_key", "vaccinated", "-created_at"),
             ("vaccinated", "-created_at"),
             "-created_at",
+            "outbox_due_at",
         ],
     }
 

@@ -127,6 +127,7 @@ class RedisStatsSerializer(serializers.Serializer):
     queue_name = serializers.CharField()
     pending_tasks = serializers.IntegerField()
     processing_tasks = serializers.IntegerField()
+    delayed_tasks = serializers.IntegerField(help_text="Waiting for a retry after a transient failure.")
     dead_letter_tasks = serializers.IntegerField()
     redis_host = serializers.CharField()
     redis_port = serializers.IntegerField()

@@ -1,11 +1,17 @@
-"""Writes: create, update and delete pets, queueing enrichment where its inputs change."""
+"""Writes: create, update and delete pets, queueing enrichment where its inputs change.
+
+Each task is saved with the pet first (pets/outbox.py), then pushed to Redis: a pet saved while
+Redis is down is still enriched once Redis is back.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bson import ObjectId
+
+from pets import outbox
 from pets.models import Pet, utc_now
-from pets.task_queue import enqueue_enrichment
 
 # What the enriched file depends on beyond the name: a change to one of these is re-enriched.
 ENRICHMENT_FIELDS = frozenset({"species", "age", "vaccinated"})
@@ -18,9 +24,10 @@ class PetWrite:
 
 
 def pet_create(*, name: str, species: str, age: int, owner: str, vaccinated: bool = False) -> PetWrite:
-    pet = Pet(name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
+    pet = Pet(id=ObjectId(), name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
+    outbox.stage_task(pet, reason="created")
     pet.save()
-    return PetWrite(pet=pet, task_queued=enqueue_enrichment(pet, reason="created"))
+    return PetWrite(pet=pet, task_queued=outbox.deliver(pet))
 
 
 def pet_update(pet: Pet, **changes: object) -> PetWrite:
@@ -31,11 +38,14 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
     changed = {field for field, value in changes.items() if getattr(pet, field) != value}
     for field, value in changes.items():
         setattr(pet, field, value)
-    if changed:
-        pet.updated_at = utc_now()
-        pet.save()
-    task_queued = enqueue_enrichment(pet, reason="updated") if changed & ENRICHMENT_FIELDS else None
-    return PetWrite(pet=pet, task_queued=task_queued)
+    if not changed:
+        return PetWrite(pet=pet, task_queued=None)
+    pet.updated_at = utc_now()
+    needs_enrichment = bool(changed & ENRICHMENT_FIELDS)
+    if needs_enrichment:
+        outbox.stage_task(pet, reason="updated")
+    pet.save()
+    return PetWrite(pet=pet, task_queued=outbox.deliver(pet) if needs_enrichment else None)
 
 
 def pet_delete(pet: Pet) -> None:

@@ -1,7 +1,8 @@
 """The API's side of the queue: a lazily created Redis client and the enqueue call.
 
 The client is built on first use, never at import, with short timeouts: an API whose Redis is
-down still answers quickly (the pet is saved and `task_queued` is false).
+down still answers quickly (the pet is saved, `task_queued` is false, and the outbox relay
+sends the task once Redis is back).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import threading
 import redis
 from django.conf import settings
 
-from contracts.queue import DEAD_LETTER_KEY, PROCESSING_KEY_PREFIX, TASKS_KEY, build_task
-from pets.models import Pet
+from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, PROCESSING_KEY_PREFIX, TASKS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,12 @@ def get_redis() -> redis.Redis:
     return _client
 
 
-def enqueue_enrichment(pet: Pet, *, reason: str) -> bool:
-    """RPUSH an enrichment task for `pet`; False (and a warning) when Redis cannot take it."""
-    task = build_task(
-        pet_id=str(pet.id),
-        name=pet.name,
-        species=pet.species,
-        age=pet.age,
-        owner=pet.owner,
-        vaccinated=pet.vaccinated,
-        reason=reason,
-    )
+def push_task(payload: str) -> bool:
+    """RPUSH a task; False (and a warning) when Redis cannot take it."""
     try:
-        get_redis().rpush(TASKS_KEY, task.to_json())
+        get_redis().rpush(TASKS_KEY, payload)
     except redis.RedisError as exc:
-        log.warning("Could not queue enrichment of pet %s: %s", pet.id, exc)
+        log.warning("Could not queue an enrichment task: %s", exc)
         return False
     return True
 
@@ -65,14 +56,16 @@ def queue_stats() -> dict:
     pipe = client.pipeline(transaction=False)
     pipe.llen(TASKS_KEY)
     pipe.llen(DEAD_LETTER_KEY)
+    pipe.zcard(DELAYED_KEY)
     for key in processing_keys:
         pipe.llen(key)
-    pending, dead, *processing = pipe.execute()
+    pending, dead, delayed, *processing = pipe.execute()
     connection = client.connection_pool.connection_kwargs
     return {
         "queue_name": TASKS_KEY,
         "pending_tasks": pending,
         "processing_tasks": sum(processing),
+        "delayed_tasks": delayed,
         "dead_letter_tasks": dead,
         "redis_host": connection.get("host", ""),
         "redis_port": connection.get("port", 0),

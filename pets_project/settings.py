@@ -121,6 +121,8 @@ MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 3000)
 REDIS_URL = redis_url_from_env(env)
 REDIS_TIMEOUT_SECONDS = float(env.get("REDIS_TIMEOUT_SECONDS", "1"))
 PROCESSED_DIR = Path(env.get("PROCESSED_DIR") or BASE_DIR / "processed_data")
+OUTBOX_RELAY_INTERVAL_SECONDS = float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "5"))
+OUTBOX_GRACE_SECONDS = float(env.get("OUTBOX_GRACE_SECONDS", "10"))
 
 # --- First admin (manage.py ensure_admin) -----------------------------------------------------
 SUPERUSER_USERNAME = env.get("DJANGO_SUPERUSER_USERNAME") or ("admin" if DEBUG else "")

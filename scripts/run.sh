@@ -14,7 +14,7 @@ export DJANGO_SUPERUSER_USERNAME="${DJANGO_SUPERUSER_USERNAME:-admin}"
 export DJANGO_SUPERUSER_PASSWORD="${DJANGO_SUPERUSER_PASSWORD:-admin123}"
 mkdir -p .run/redis .run/mongo "${PROCESSED_DIR:-processed_data}"
 
-processes=(api consumer1 consumer2 consumer3)
+processes=(api relay consumer1 consumer2 consumer3)
 if [[ -z "${MONGODB_URI:-}" ]]; then
   # retryWrites=false: SecantusDB 0.7.0b3 slows down under retryable writes (DESIGN.md section 3).
   export MONGODB_URI="mongodb://127.0.0.1:${DEV_MONGO_PORT}/pets_database?retryWrites=false"

@@ -31,6 +31,7 @@ def test_services_and_container_names_are_the_seeds():
         "consumer-1": "pets-consumer-1",
         "consumer-2": "pets-consumer-2",
         "consumer-3": "pets-consumer-3",
+        "outbox-relay": "pets-outbox-relay",
     }
 
 
@@ -41,6 +42,14 @@ def test_images_persistence_and_health_checks():
     assert "mongo_data:/data/db" in SERVICES["mongodb"]["volumes"]
     for service in ("redis", "mongodb"):
         assert SERVICES[service]["healthcheck"]["test"]
+
+
+def test_outbox_relay_runs_the_relay_with_the_apis_settings():
+    relay, api = SERVICES["outbox-relay"], SERVICES["django-api"]
+    assert relay["command"] == ["python", "manage.py", "relay_outbox"]
+    for name in ("MONGODB_URI", "REDIS_HOST", "DJANGO_SECRET_KEY_FILE", "DJANGO_SQLITE_PATH"):
+        assert relay["environment"][name] == api["environment"][name]
+    assert "api_data:/app/data" in relay["volumes"]
 
 
 def test_api_waits_for_healthy_services_and_shares_processed_data():

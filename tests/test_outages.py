@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from contracts.queue import TASKS_KEY, parse_task
 from tests.conftest import Api, api_environment, start_api
-from tests.support import free_port
+from tests.support import ROOT, free_port
 
 
 @pytest.fixture(scope="module")
 def api_without_redis(tmp_path_factory, logs_dir, mongo_uri):
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     server = start_api(
-        api_environment(tmp_path_factory.mktemp("no-redis"), mongo_uri=mongo_uri, redis_url=dead_redis),
+        api_environment(
+            tmp_path_factory.mktemp("no-redis"), mongo_uri=mongo_uri, redis_url=dead_redis, OUTBOX_GRACE_SECONDS="0"
+        ),
         logs_dir,
         "api-no-redis",
     )
@@ -68,3 +74,20 @@ def test_mongo_down_page_says_so(api_without_mongo):
     response = Api(api_without_mongo.base_url).get("/")
     assert response.status_code == 503
     assert "Database unavailable" in response.text
+
+
+def test_pets_saved_while_redis_was_down_are_queued_by_the_relay(api_without_redis, redis_server, pets_collection):
+    client = Api(api_without_redis.base_url)
+    client.login()
+    ids = [client.create_pet(name=f"Pet{i}")["id"] for i in range(3)]
+    assert pets_collection.count_documents({"outbox_task": {"$exists": True}}) == 3
+
+    env = dict(api_without_redis.env, REDIS_URL=redis_server.url)  # Redis is back
+    result = subprocess.run(
+        [sys.executable, "manage.py", "relay_outbox", "--once"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    tasks = [parse_task(raw) for raw in redis_server.client().lrange(TASKS_KEY, 0, -1)]
+    assert sorted(task.pet_id for task in tasks) == sorted(ids)
+    assert {task.reason for task in tasks} == {"created"}
+    assert pets_collection.count_documents({"outbox_task": {"$exists": True}}) == 0

@@ -1,0 +1,43 @@
+"""Push the enrichment tasks that could not reach Redis when their pet was saved.
+
+Runs beside the API (`make run`, docker compose). Safe to run several: each task is claimed
+atomically in MongoDB before it is pushed.
+"""
+
+import logging
+import signal
+import threading
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from pymongo.errors import PyMongoError
+
+from pets.outbox import relay_due
+
+log = logging.getLogger("pets.outbox")
+
+
+class Command(BaseCommand):
+    help = "Relay staged enrichment tasks from MongoDB to Redis, every few seconds."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="one round, then exit")
+
+    def handle(self, *args, once: bool = False, **options) -> None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        interval = settings.OUTBOX_RELAY_INTERVAL_SECONDS
+        log.info("Outbox relay started (every %.1fs)", interval)
+        while not stop.is_set():
+            try:
+                sent = relay_due()
+                if sent:
+                    log.info("Queued %d task(s) saved while Redis was unavailable", sent)
+            except (PyMongoError, redis.RedisError) as exc:
+                log.warning("Outbox relay round failed: %s", exc)
+            if once:
+                break
+            stop.wait(interval)
+        log.info("Outbox relay stopped")
