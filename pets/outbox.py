@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from pymongo.errors import PyMongoError
 
 from contracts.queue import build_task
 from pets.models import Pet, utc_now
@@ -48,7 +49,11 @@ def deliver(pet: Pet) -> bool:
     if not payload or not push_task(payload):
         return False
     # Only clear what we pushed: a newer update may have staged another task meanwhile.
-    Pet.objects(id=pet.id, outbox_task=payload).update_one(unset__outbox_task=True, unset__outbox_due_at=True)
+    try:
+        Pet.objects(id=pet.id, outbox_task=payload).update_one(unset__outbox_task=True, unset__outbox_due_at=True)
+    except PyMongoError as exc:
+        # The task is queued; the relay will push it once more, and the workers skip the copy.
+        log.warning("Task of pet %s queued, but not cleared from the outbox: %s", pet.id, exc)
     pet.outbox_task = pet.outbox_due_at = None
     return True
 

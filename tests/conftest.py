@@ -109,7 +109,7 @@ class ApiServer:
 
 
 def api_environment(tmp_dir: Path, *, mongo_uri: str, redis_url: str, **extra: str) -> dict:
-    return base_env(
+    env = base_env(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -120,8 +120,9 @@ def api_environment(tmp_dir: Path, *, mongo_uri: str, redis_url: str, **extra: s
         MONGODB_TIMEOUT_MS="1500",
         REDIS_URL=redis_url,
         PROCESSED_DIR=str(tmp_dir / "processed_data"),
-        **extra,
     )
+    env.update(extra)
+    return env
 
 
 def start_api(env: dict, logs_dir: Path, name: str = "api") -> ApiServer:

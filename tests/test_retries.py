@@ -73,7 +73,7 @@ def test_500_twice_then_200_is_retried_with_growing_delays(start_consumer, redis
     assert dead_letters(redis_client) == []
     wait_until(lambda: redis_client.llen(processing_key("Consumer-1")) == 0)
     assert_queue_empty(redis_client)
-    assert consumer.output().count("retrying in") == 2
+    assert consumer.output().count("failed (attempt") == 2
 
 
 def test_429_retry_after_is_honoured_by_every_consumer(start_consumer, redis_client, wikipedia, tmp_path):
@@ -146,7 +146,7 @@ def test_an_unwritable_results_folder_is_retried_until_it_works(start_consumer, 
     processed: Path = blocker / "processed_data"
     consumer = start_consumer("1", PROCESSED_DIR=str(processed), TASK_RETRY_BASE_SECONDS="0.5")
     push(redis_client)
-    wait_until(lambda: consumer.output().count("retrying in") >= 1, what="a failed write")
+    wait_until(lambda: "failed (attempt 1 of" in consumer.output(), what="a failed write")
     assert redis_client.zcard(DELAYED_KEY) + redis_client.llen(TASKS_KEY) >= 1
     blocker.unlink()  # the operator frees the disk
     [path] = wait_for_files(processed, 1, timeout=20)

@@ -156,7 +156,7 @@ class SharedRateLimit:
 class CachedWikipedia:
     """Summaries cached per species in Redis; a short lock makes one consumer ask for all."""
 
-    LOCK_SECONDS = 30
+    LOCK_MARGIN_SECONDS = 2  # the lock outlives one fetch by this much, then lapses
 
     def __init__(
         self, client: WikipediaClient, redis_client: redis.Redis, ttl_seconds: int, limit: SharedRateLimit
@@ -168,9 +168,12 @@ class CachedWikipedia:
 
     def summary(self, species: str) -> Summary:
         title = normalise_title(species)
+        if self.ttl_seconds <= 0:
+            return self._fetch(title)
         cache_key = f"{WIKIPEDIA_KEY_PREFIX}summary:{title.lower()}"
-        lock = self.redis.lock(cache_key + ":lock", timeout=self.LOCK_SECONDS)
-        deadline = time.monotonic() + self.client.timeout_seconds + self.LOCK_SECONDS
+        lock_seconds = self.client.timeout_seconds + self.LOCK_MARGIN_SECONDS
+        lock = self.redis.lock(cache_key + ":lock", timeout=lock_seconds)
+        deadline = time.monotonic() + lock_seconds
         while True:
             cached = self.redis.get(cache_key)
             if cached is not None:
@@ -181,8 +184,7 @@ class CachedWikipedia:
                     if cached is not None:
                         return Summary(**json.loads(cached))
                     summary = self._fetch(title)
-                    if self.ttl_seconds > 0:
-                        self.redis.set(cache_key, json.dumps(asdict(summary)), ex=self.ttl_seconds)
+                    self.redis.set(cache_key, json.dumps(asdict(summary)), ex=self.ttl_seconds)
                     return summary
                 finally:
                     try:
