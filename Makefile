@@ -5,12 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test-services run test lint clean
+.PHONY: help install services test-services run test lint audit clean
 
 help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite against real services it starts itself"
 	@echo "make lint   ruff and hadolint"
+	@echo "make audit  known vulnerabilities in the pinned requirements (pip-audit; needs PyPI's JSON API)"
 	@echo "make clean  remove the virtualenv, local data and results"
 
 install: $(STAMP)
@@ -35,6 +36,9 @@ test: install test-services
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.consumer
+
+audit: install
+	$(VENV)/bin/pip-audit --strict --progress-spinner off -r requirements.txt
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache db.sqlite3

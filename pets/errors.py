@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from rest_framework import exceptions, status
@@ -57,4 +59,7 @@ def json_server_error(request: HttpRequest) -> JsonResponse:
 
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        return JsonResponse({"error": f"Request body too large (limit {limit_kb} KB)"}, status=413)
     return JsonResponse({"error": "Bad request"}, status=400)

@@ -7,6 +7,7 @@ The fields are strict on purpose: JSON types are not coerced (`"age": true`, `"a
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from rest_framework import serializers
 
@@ -16,15 +17,16 @@ INTEGER_STRING = re.compile(r"^\s*\d{1,3}\s*$")
 
 
 class StrictCharField(serializers.CharField):
-    """A string and only a string (DRF's CharField would turn 123 into "123")."""
+    """A string and only a string (DRF's CharField would turn 123 into "123"), without control
+    characters (no NUL, escape sequences or line breaks in a name); any other Unicode is welcome."""
 
     default_error_messages = {"invalid": "Must be a string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        if "\x00" in data:
-            raise serializers.ValidationError("Must not contain NUL characters.")
+        if any(unicodedata.category(char) == "Cc" for char in data):
+            raise serializers.ValidationError("Must not contain control characters.")
         return super().to_internal_value(data)
 
 

@@ -154,7 +154,9 @@ def pets_page(request: HttpRequest) -> HttpResponse:
     try:
         pets, total = paginate(selectors.pet_list(), limit=PAGE_SIZE, offset=offset)
     except ConnectionFailure:
-        return render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
+        return with_content_security_policy(
+            render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
+        )
     results = latest_results(settings.PROCESSED_DIR, {str(pet.id) for pet in pets})
     rows = [{"pet": pet, "result": _read_result(results.get(str(pet.id)), pet)} for pet in pets]
     context = {
@@ -164,7 +166,19 @@ def pets_page(request: HttpRequest) -> HttpResponse:
         "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
         "prev_offset": max(offset - PAGE_SIZE, 0) if offset else None,
     }
-    return render(request, "pets/pets_list.html", context)
+    return with_content_security_policy(render(request, "pets/pets_list.html", context))
+
+
+# Only this app's own scripts and styles run on the page; images may come from Wikimedia.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: https://upload.wikimedia.org; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def with_content_security_policy(response: HttpResponse) -> HttpResponse:
+    response["Content-Security-Policy"] = PAGE_CSP
+    return response
 
 
 def _read_result(path, pet: Pet) -> dict | None:

@@ -55,10 +55,19 @@ def read_secret_key() -> str:
         )
     if key == DEVELOPMENT_SECRET_KEY and not DEBUG:
         raise ImproperlyConfigured("The development secret key must not be used with DJANGO_DEBUG off.")
+    if PRODUCTION and (key == DEVELOPMENT_SECRET_KEY or len(key) < 32):
+        raise ImproperlyConfigured("Production needs a random DJANGO_SECRET_KEY of at least 32 characters.")
     return key
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# "production" (docker compose sets it) adds the checks a deployment must pass.
+ENVIRONMENT = env.get("DJANGO_ENV", "development").strip().lower()
+if ENVIRONMENT not in {"development", "production"}:
+    raise ImproperlyConfigured("DJANGO_ENV must be development or production")
+PRODUCTION = ENVIRONMENT == "production"
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV is production.")
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
 SECRET_KEY = read_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -68,6 +77,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "corsheaders",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pets",
@@ -76,7 +87,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -144,7 +157,16 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Each refresh gives a new refresh token and revokes the old one: a stolen one works once.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
 }
+
+# Failed logins (pets/auth.py): per username and per client address, within a window.
+LOGIN_MAX_FAILURES_PER_USER = env_int("LOGIN_MAX_FAILURES_PER_USER", 5)
+LOGIN_MAX_FAILURES_PER_CLIENT = env_int("LOGIN_MAX_FAILURES_PER_CLIENT", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pet App API",
@@ -160,8 +182,20 @@ SPECTACULAR_SETTINGS = {
 # --- Security ---------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The API authenticates with bearer tokens, not cookies; any cookie Django sets stays HTTPS-only.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, redirect to HTTPS, send HSTS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+# Cross-origin browser calls to the API are refused unless origins are listed here.
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
 
 LOGGING = {
     "version": 1,

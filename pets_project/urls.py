@@ -1,13 +1,14 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from pets.auth import LoginView, LogoutView, RefreshView
 from pets.views import pets_page
 
 urlpatterns = [
     path("", pets_page, name="pets-page"),
-    path("api/token/", TokenObtainPairView.as_view(), name="token-obtain"),
-    path("api/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("api/token/", LoginView.as_view(), name="token-obtain"),
+    path("api/token/refresh/", RefreshView.as_view(), name="token-refresh"),
+    path("api/token/logout/", LogoutView.as_view(), name="token-logout"),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="docs"),
     path("api/", include("pets.urls")),

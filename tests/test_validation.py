@@ -35,6 +35,9 @@ BAD_BODIES = {
     "species is an operator object": (with_(species={"$ne": None}), "species"),
     "owner is a list": (with_(owner=["a"]), "owner"),
     "name with NUL": (with_(name="Lu\x00na"), "name"),
+    "name with a terminal escape": (with_(name="Luna\x1b[31m"), "name"),
+    "owner with a line break": (with_(owner="Ana\nGarcia"), "owner"),
+    "species with a tab": (with_(species="Cat\t"), "species"),
     "age -1": (with_(age=-1), "age"),
     "age 101": (with_(age=101), "age"),
     "age 3.7": (with_(age=3.7), "age"),
@@ -107,8 +110,14 @@ def test_form_encoded_body_is_415(api, nothing_changes):
 
 def test_oversized_body_is_rejected(api, nothing_changes):
     response = api.post("/api/pets/", json=with_(owner="x" * 200_000))
-    assert 400 <= response.status_code < 500
-    assert "error" in response.json()
+    assert response.status_code == 413
+    assert response.json() == {"error": "Request body too large (limit 64 KB)"}
+
+
+def test_unicode_names_are_kept_exactly(api):
+    name = "Señor Bigotes 🐱 ñandú 猫 \u202eevil"
+    pet = api.create_pet(name=name, owner="Zoë Łukasz")
+    assert api.get(f"/api/pets/{pet['id']}/").json()["name"] == name
 
 
 def test_empty_update_is_400(api):
