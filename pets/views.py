@@ -181,6 +181,11 @@ def with_content_security_policy(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _https_url(url: object) -> str | None:
+    """Only https links from a result file reach the page (never javascript: or data: URLs)."""
+    return url if isinstance(url, str) and url.startswith("https://") else None
+
+
 def _read_result(path, pet: Pet) -> dict | None:
     """The parts of the latest enriched file worth showing, or None if there is none yet."""
     if path is None:
@@ -195,7 +200,8 @@ def _read_result(path, pet: Pet) -> dict | None:
             and document["original_data"].get("age") == pet.age
             and document["original_data"].get("vaccinated") == pet.vaccinated,
             "extract": enriched["wikipedia"].get("wikipedia_extract"),
-            "wikipedia_url": enriched["wikipedia"].get("wikipedia_url"),
+            "wikipedia_url": _https_url(enriched["wikipedia"].get("wikipedia_url")),
+            "thumbnail": _https_url(enriched["wikipedia"].get("thumbnail")),
             "facts": enriched["species_facts"],
             "tips": enriched["health_tips"],
             "age_category": document["statistics"]["age_category"],
