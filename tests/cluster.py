@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pymongo
 
-from tests.conftest import RedisServer, api_environment, start_api, start_redis
+from tests.conftest import Api, RedisServer, api_environment, start_api, start_redis
 from tests.support import VENV_BIN, Process, base_env, free_port, wait_until
 
 
@@ -80,6 +80,17 @@ class Cluster:
         (self.root / "api").mkdir(exist_ok=True)
         self.api = start_api(env, self.logs_dir, "cluster-api")
         self.relay = Process("cluster-relay", [sys.executable, "manage.py", "relay_outbox"], env, self.logs_dir)
+
+    def start_everything(self, consumers: str = "123") -> Api:
+        """Redis, the database, the API, the relay and the consumers; returns a logged-in client."""
+        self.start_redis()
+        self.start_mongo()
+        self.start_api_and_relay()
+        for consumer_id in consumers:
+            self.start_consumer(consumer_id)
+        api = Api(self.api.base_url)
+        api.login()
+        return api
 
     # -- consumers -------------------------------------------------------------------------
     def start_consumer(self, consumer_id: str, wait: bool = True) -> Process:

@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ import pytest
 import redis
 import requests
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, wait_until
 
@@ -241,6 +245,22 @@ def summary_json(title: str) -> dict:
         "content_urls": {"desktop": {"page": f"https://en.wikipedia.org/wiki/{slug}"}},
         "thumbnail": {"source": f"https://upload.wikimedia.org/{slug}.jpg", "width": 320, "height": 240},
     }
+
+
+def summary_response(request) -> Response:
+    """The summary of the title in the request's path."""
+    title = request.path.rsplit("/", 1)[-1].replace("_", " ")
+    return Response(json.dumps(summary_json(title)), content_type="application/json")
+
+
+def answer_slowly(wikipedia, seconds: float) -> None:
+    """Answer every summary request after `seconds`: tasks take a while, as with the real Wikipedia."""
+
+    def answer(request) -> Response:
+        time.sleep(seconds)
+        return summary_response(request)
+
+    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(answer)
 
 
 @pytest.fixture

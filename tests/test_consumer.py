@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from werkzeug import Response
 
 from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, build_task, processing_key
-from tests.conftest import WIKIPEDIA_PREFIX, summary_json
+from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly, summary_json
 from tests.support import wait_until
 
 PET_ID = "6981fcf3dd7c1b67498baf89"
@@ -142,12 +141,7 @@ def test_wikipedia_without_an_article_still_gives_a_file(
 def test_summaries_are_cached_one_request_per_species_across_consumers(
     start_consumer, redis_client, wikipedia, processed
 ):
-    def slow_summary(request):
-        time.sleep(0.3)  # long enough for all consumers to want the same species at once
-        title = request.path.rsplit("/", 1)[-1].replace("_", " ")
-        return Response(json.dumps(summary_json(title)), content_type="application/json")
-
-    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(slow_summary)
+    answer_slowly(wikipedia, 0.3)  # long enough for all consumers to want the same species at once
     for consumer_id in "123":
         start_consumer(consumer_id)
     species = ["Cat", "Dog", "cat", "CAT", "Dog", "Hamster", "dog", "Cat", "Hamster"]
@@ -215,11 +209,7 @@ def test_two_tasks_for_one_pet_in_the_same_second_give_two_files(start_consumer,
 
 
 def test_sigterm_exits_zero_after_the_current_task(start_consumer, redis_client, wikipedia, processed):
-    def slow(_request):
-        time.sleep(1.5)
-        return Response(json.dumps(summary_json("Cat")), content_type="application/json")
-
-    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_handler(slow)
+    answer_slowly(wikipedia, 1.5)
     consumer = start_consumer("1", WIKIPEDIA_TIMEOUT_SECONDS="5")
     push(redis_client)
     wait_until(lambda: "Processing pet" in consumer.output(), what="the task to start")
@@ -231,11 +221,7 @@ def test_sigterm_exits_zero_after_the_current_task(start_consumer, redis_client,
 
 
 def test_consumer_restarted_after_sigkill_requeues_what_it_held(start_consumer, redis_client, wikipedia, processed):
-    def slow(_request):
-        time.sleep(2)
-        return Response(json.dumps(summary_json("Cat")), content_type="application/json")
-
-    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_handler(slow)
+    answer_slowly(wikipedia, 2)
     consumer = start_consumer("1", WIKIPEDIA_TIMEOUT_SECONDS="5")
     push(redis_client)
     wait_until(lambda: "Processing pet" in consumer.output(), what="the task to start")

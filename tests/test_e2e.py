@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from werkzeug import Response
 
 from contracts.queue import TASKS_KEY
-from tests.conftest import WIKIPEDIA_PREFIX, summary_json
+from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly
 from tests.support import Process, base_env, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -25,12 +23,7 @@ SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot", "Turtle", "Horse", "Ferr
 def three_consumers(api_server, redis_server, wikipedia, tmp_path):
     """Consumer-1..3 writing into the folder the API reads, as in docker compose."""
 
-    def answer(request):
-        time.sleep(0.2)  # Wikipedia is not instant: work spreads over the consumers
-        title = request.path.rsplit("/", 1)[-1].replace("_", " ")
-        return Response(json.dumps(summary_json(title)), content_type="application/json")
-
-    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(answer)
+    answer_slowly(wikipedia, 0.2)  # Wikipedia is not instant: work spreads over the consumers
     processes = []
     for consumer_id in ("1", "2", "3"):
         env = base_env(

@@ -19,21 +19,12 @@ import requests
 from werkzeug import Response
 
 from tests.cluster import Cluster
-from tests.conftest import WIKIPEDIA_PREFIX, Api, summary_json
+from tests.conftest import WIKIPEDIA_PREFIX, Api, answer_slowly, summary_json
 from tests.support import wait_until
 
 pytestmark = pytest.mark.faults
 
 SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot", "Turtle", "Horse", "Ferret", "Guinea pig", "Fish"]
-
-
-def slow_wikipedia(wikipedia, seconds: float) -> None:
-    def answer(request):
-        time.sleep(seconds)
-        title = request.path.rsplit("/", 1)[-1].replace("_", " ")
-        return Response(json.dumps(summary_json(title)), content_type="application/json")
-
-    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(answer)
 
 
 @pytest.fixture
@@ -85,14 +76,8 @@ def wait_for_every_pet(cluster: Cluster, created: list[str], timeout: float = 12
 
 
 def test_sigkill_consumers_at_random_while_pets_are_created(cluster, wikipedia):
-    slow_wikipedia(wikipedia, 0.15)  # consumers are busy most of the time: kills land mid-task
-    cluster.start_redis()
-    cluster.start_mongo()
-    cluster.start_api_and_relay()
-    for consumer_id in "123":
-        cluster.start_consumer(consumer_id)
-    api = Api(cluster.api.base_url)
-    api.login()
+    answer_slowly(wikipedia, 0.15)  # consumers are busy most of the time: kills land mid-task
+    api = cluster.start_everything(consumers="123")
 
     kills = 0
     done_creating = threading.Event()
@@ -183,7 +168,7 @@ def test_a_slow_task_is_never_taken_from_a_live_consumer(cluster, wikipedia):
 
 
 def test_second_sigterm_exits_at_once_and_the_task_is_recovered(cluster, wikipedia):
-    slow_wikipedia(wikipedia, 3)
+    answer_slowly(wikipedia, 3)
     cluster.consumer_env["WIKIPEDIA_TIMEOUT_SECONDS"] = "8"
     cluster.start_redis()
     first = cluster.start_consumer("1")
@@ -218,14 +203,8 @@ def create_under_load(api: Api, count: int, pause: float) -> list[requests.Respo
 
 
 def test_redis_crash_and_restart_under_load_loses_nothing(cluster, wikipedia):
-    slow_wikipedia(wikipedia, 0.05)
-    cluster.start_redis()
-    cluster.start_mongo()
-    cluster.start_api_and_relay()
-    for consumer_id in "123":
-        cluster.start_consumer(consumer_id)
-    api = Api(cluster.api.base_url)
-    api.login()
+    answer_slowly(wikipedia, 0.05)
+    api = cluster.start_everything(consumers="123")
 
     def crash_redis() -> None:
         time.sleep(2)
@@ -249,14 +228,8 @@ def test_redis_crash_and_restart_under_load_loses_nothing(cluster, wikipedia):
 
 
 def test_database_restart_under_load_never_gives_a_500(cluster, wikipedia):
-    slow_wikipedia(wikipedia, 0.02)
-    cluster.start_redis()
-    cluster.start_mongo()
-    cluster.start_api_and_relay()
-    for consumer_id in "12":
-        cluster.start_consumer(consumer_id)
-    api = Api(cluster.api.base_url)
-    api.login()
+    answer_slowly(wikipedia, 0.02)
+    api = cluster.start_everything(consumers="12")
 
     def restart_database() -> None:
         time.sleep(1.5)
