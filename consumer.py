@@ -20,6 +20,7 @@ import sys
 
 import redis
 
+from contracts.queue_state import queue_counts
 from worker import deadletters
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     client = connect(settings)
     try:
         if args.command == "status":
-            print(json.dumps(deadletters.queue_counts(client), indent=2))
+            print(json.dumps(queue_counts(client), indent=2))
             return 0
         return run_dead_letter_command(client, args)
     except redis.RedisError as exc:

@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
+from pets.redis_client import get_redis
 from pets.serializers import ErrorSerializer, MessageSerializer
-from pets.task_queue import get_redis
 
 log = logging.getLogger(__name__)
 

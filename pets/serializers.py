@@ -131,6 +131,9 @@ class RedisStatsSerializer(serializers.Serializer):
     processing_tasks = serializers.IntegerField()
     delayed_tasks = serializers.IntegerField(help_text="Waiting for a retry after a transient failure.")
     dead_letter_tasks = serializers.IntegerField()
+    live_consumers = serializers.ListField(
+        child=serializers.CharField(), help_text="Consumers whose heartbeat is current."
+    )
     redis_host = serializers.CharField()
     redis_port = serializers.IntegerField()
     connected_clients = serializers.IntegerField()

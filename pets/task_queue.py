@@ -1,38 +1,20 @@
-"""The API's side of the queue: a lazily created Redis client and the enqueue call.
+"""The API's side of the queue: push a task, and read the queue's statistics.
 
-The client is built on first use, never at import, with short timeouts: an API whose Redis is
-down still answers quickly (the pet is saved, `task_queued` is false, and the outbox relay
-sends the task once Redis is back).
+When Redis is down a push returns False: the pet is saved with its task (pets/outbox.py) and the
+relay sends it once Redis is back.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 import redis
-from django.conf import settings
 
-from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, PROCESSING_KEY_PREFIX, TASKS_KEY
+from contracts.queue import TASKS_KEY
+from contracts.queue_state import queue_counts
+from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
-
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
-
-def get_redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                _client = redis.Redis.from_url(
-                    settings.REDIS_URL,
-                    socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
-                    socket_timeout=settings.REDIS_TIMEOUT_SECONDS,
-                    health_check_interval=30,
-                )
-    return _client
 
 
 def push_task(payload: str) -> bool:
@@ -46,27 +28,21 @@ def push_task(payload: str) -> bool:
 
 
 def queue_stats() -> dict:
-    """The seed's stats fields plus the counts of tasks in flight and dead letters.
+    """The seed's stats fields, plus where the tasks are and which consumers are alive.
 
     Raises `redis.RedisError` when Redis is unreachable.
     """
     client = get_redis()
     info = client.info()
-    processing_keys = list(client.scan_iter(match=f"{PROCESSING_KEY_PREFIX}*", count=100))
-    pipe = client.pipeline(transaction=False)
-    pipe.llen(TASKS_KEY)
-    pipe.llen(DEAD_LETTER_KEY)
-    pipe.zcard(DELAYED_KEY)
-    for key in processing_keys:
-        pipe.llen(key)
-    pending, dead, delayed, *processing = pipe.execute()
+    counts = queue_counts(client)
     connection = client.connection_pool.connection_kwargs
     return {
         "queue_name": TASKS_KEY,
-        "pending_tasks": pending,
-        "processing_tasks": sum(processing),
-        "delayed_tasks": delayed,
-        "dead_letter_tasks": dead,
+        "pending_tasks": counts["queued"],
+        "processing_tasks": counts["processing"],
+        "delayed_tasks": counts["delayed"],
+        "dead_letter_tasks": counts["dead"],
+        "live_consumers": counts["live_consumers"],
         "redis_host": connection.get("host", ""),
         "redis_port": connection.get("port", 0),
         "connected_clients": info.get("connected_clients", 0),

@@ -75,6 +75,7 @@ def test_thirty_concurrent_pets_give_thirty_files_from_three_consumers(api, api_
 
     stats = api.get("/api/redis/stats/").json()
     assert stats["pending_tasks"] == 0 and stats["processing_tasks"] == 0
+    assert stats["live_consumers"] == ["Consumer-1", "Consumer-2", "Consumer-3"]
 
 
 def test_page_lists_pets_with_their_enrichment(api, anon, api_server, three_consumers):

@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, PROCESSING_KEY_PREFIX, TASKS_KEY, InvalidTask, parse_task
+from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, InvalidTask, parse_task
 
 
 def list_entries(client: redis.Redis) -> list[dict]:
@@ -53,18 +53,3 @@ def purge(client: redis.Redis) -> int:
         pipe.delete(DEAD_LETTER_KEY)
         count, _ = pipe.execute()
     return count
-
-
-def queue_counts(client: redis.Redis) -> dict:
-    """How many tasks are where: queued, processing (per consumer), delayed, dead."""
-    processing = {
-        key.decode()[len(PROCESSING_KEY_PREFIX) :]: client.llen(key)
-        for key in client.scan_iter(match=f"{PROCESSING_KEY_PREFIX}*", count=100)
-    }
-    return {
-        "queued": client.llen(TASKS_KEY),
-        "processing": sum(processing.values()),
-        "processing_by_consumer": processing,
-        "delayed": client.zcard(DELAYED_KEY),
-        "dead": client.llen(DEAD_LETTER_KEY),
-    }

@@ -22,7 +22,6 @@ import redis
 from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
-    HEARTBEAT_KEY_PREFIX,
     PROCESSING_KEY_PREFIX,
     TASKS_KEY,
     done_key,
@@ -118,9 +117,3 @@ class TaskQueue:
 
     def clear_heartbeat(self) -> None:
         self.redis.delete(heartbeat_key(self.consumer_name))
-
-    def live_consumers(self) -> list[str]:
-        return sorted(
-            key.decode()[len(HEARTBEAT_KEY_PREFIX) :]
-            for key in self.redis.scan_iter(match=f"{HEARTBEAT_KEY_PREFIX}*", count=100)
-        )

@@ -1,7 +1,8 @@
 """Wikipedia REST summaries of a species, cached in Redis for all consumers.
 
-A 404 or a disambiguation page is an answer ("no article"), cached like an article. A 5xx, a
-timeout or a connection error is `WikipediaUnavailable`: nothing is cached and the caller decides.
+A 404 or a disambiguation page is an answer ("no article"), cached like an article. A 5xx, a 429,
+a timeout or a connection error is `WikipediaUnavailable`: nothing is cached and the task is
+retried later (worker/runner.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 FOUND = "found"
 NOT_FOUND = "not_found"
 DISAMBIGUATION = "disambiguation"
-UNAVAILABLE = "unavailable"
 
 
 class WikipediaUnavailable(Exception):

@@ -1,0 +1,29 @@
+"""The API's Redis client: created on first use, never at import, with short timeouts.
+
+Short timeouts keep the API answering quickly when Redis is down (a create is still saved,
+with `task_queued` false; stats answer 503; the login guard lets logins through).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+from django.conf import settings
+
+_client: redis.Redis | None = None
+_client_lock = threading.Lock()
+
+
+def get_redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = redis.Redis.from_url(
+                    settings.REDIS_URL,
+                    socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
+                    socket_timeout=settings.REDIS_TIMEOUT_SECONDS,
+                    health_check_interval=30,
+                )
+    return _client
