@@ -2,6 +2,7 @@
 
     CONSUMER_ID=1 python consumer.py          run a worker (Consumer-1)
     python consumer.py status                  where the tasks are: queued, processing, delayed, dead
+    CONSUMER_ID=1 python consumer.py health    exit 0 if Consumer-1's heartbeat is current (health check)
     python consumer.py dead list               dead letters: id, pet, attempts, error
     python consumer.py dead show ID            one dead letter in full
     python consumer.py dead requeue ID [ID..]  queue them again (--all for every one)
@@ -20,6 +21,7 @@ import sys
 
 import redis
 
+from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
 from worker import deadletters
 from worker.config import WorkerSettings
@@ -62,6 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run a worker (the default)")
     commands.add_parser("status", help="counts of queued, processing, delayed and dead tasks")
+    commands.add_parser("health", help="exit 0 if this CONSUMER_ID's heartbeat is current, else 1")
     dead = commands.add_parser("dead", help="inspect and act on the dead-letter list").add_subparsers(
         dest="action", required=True
     )
@@ -117,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             print(json.dumps(queue_counts(client), indent=2))
             return 0
+        if args.command == "health":
+            alive = bool(client.exists(heartbeat_key(settings.consumer_name)))
+            print(f"{settings.consumer_name}: {'alive' if alive else 'no current heartbeat'}")
+            return 0 if alive else 1
         return run_dead_letter_command(client, args)
     except redis.RedisError as exc:
         print(f"Redis unavailable at {settings.redis_url}: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bson import ObjectId
 from mongoengine.queryset import QuerySet
+from pymongo.errors import PyMongoError
 
 from pets.models import Pet, species_key
 
@@ -23,3 +24,11 @@ def pet_list(*, species: str | None = None, vaccinated: bool | None = None) -> Q
     if vaccinated is not None:
         filters["vaccinated"] = vaccinated
     return Pet.objects(**filters).order_by("-created_at", "-id")
+
+
+def database_ping() -> bool:
+    try:
+        Pet._get_db().command("ping")
+    except PyMongoError:
+        return False
+    return True

@@ -27,6 +27,13 @@ def push_task(payload: str) -> bool:
     return True
 
 
+def redis_ping() -> bool:
+    try:
+        return bool(get_redis().ping())
+    except redis.RedisError:
+        return False
+
+
 def queue_stats() -> dict:
     """The seed's stats fields, plus where the tasks are and which consumers are alive.
 

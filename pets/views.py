@@ -6,7 +6,7 @@ import json
 
 import redis
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pymongo.errors import ConnectionFailure
@@ -32,7 +32,7 @@ from pets.serializers import (
     RedisStatsSerializer,
     pet_to_dict,
 )
-from pets.task_queue import queue_stats
+from pets.task_queue import queue_stats, redis_ping
 
 QUEUED_INFO = "Task sent to workers for processing. Enriched data will be generated."
 ERRORS = {
@@ -142,6 +142,19 @@ class RedisStatsView(APIView):
             return Response(queue_stats())
         except redis.RedisError as exc:
             return Response({"error": f"Redis unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def health_live(request: HttpRequest) -> JsonResponse:
+    """`GET /health/`: the process answers (container health checks)."""
+    return JsonResponse({"status": "ok"})
+
+
+def health_ready(request: HttpRequest) -> JsonResponse:
+    """`GET /health/ready/`: MongoDB and Redis both answer; 503 naming what does not."""
+    checks = {"mongodb": selectors.database_ping(), "redis": redis_ping()}
+    ready = all(checks.values())
+    body = {"status": "ok" if ready else "unavailable", "checks": {k: "ok" if v else "down" for k, v in checks.items()}}
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 PAGE_SIZE = 100

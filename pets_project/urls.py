@@ -2,10 +2,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pets.auth import LoginView, LogoutView, RefreshView
-from pets.views import pets_page
+from pets.views import health_live, health_ready, pets_page
 
 urlpatterns = [
     path("", pets_page, name="pets-page"),
+    path("health/", health_live, name="health-live"),
+    path("health/ready/", health_ready, name="health-ready"),
     path("api/token/", LoginView.as_view(), name="token-obtain"),
     path("api/token/refresh/", RefreshView.as_view(), name="token-refresh"),
     path("api/token/logout/", LogoutView.as_view(), name="token-logout"),

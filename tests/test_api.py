@@ -268,3 +268,10 @@ def test_interactive_docs_are_served_without_external_assets(anon):
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
     assert "cdn.jsdelivr" not in response.text
+
+
+def test_health_endpoints_are_public(anon):
+    assert anon.get("/health/").json() == {"status": "ok"}
+    ready = anon.get("/health/ready/")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "checks": {"mongodb": "ok", "redis": "ok"}}

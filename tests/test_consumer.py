@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from werkzeug import Response
 
 from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, build_task, processing_key
 from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly, summary_json
-from tests.support import wait_until
+from tests.support import ROOT, base_env, wait_until
 
 PET_ID = "6981fcf3dd7c1b67498baf89"
 
@@ -251,3 +253,16 @@ def test_consumer_survives_redis_restart(tmp_path, logs_dir, wikipedia, start_co
         assert "Reconnected to Redis" in consumer.output()
     finally:
         server.process.stop()
+
+
+def test_health_command_reports_the_heartbeat(start_consumer, redis_server):
+    start_consumer("2")
+
+    def health(consumer_id: str) -> subprocess.CompletedProcess:
+        env = base_env(REDIS_URL=redis_server.url, CONSUMER_ID=consumer_id)
+        return subprocess.run(
+            [sys.executable, "consumer.py", "health"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+
+    assert health("2").returncode == 0
+    assert health("9").returncode == 1

@@ -91,3 +91,13 @@ def test_pets_saved_while_redis_was_down_are_queued_by_the_relay(api_without_red
     assert sorted(task.pet_id for task in tasks) == sorted(ids)
     assert {task.reason for task in tasks} == {"created"}
     assert pets_collection.count_documents({"outbox_task": {"$exists": True}}) == 0
+
+
+def test_readiness_names_the_missing_service(api_without_redis, api_without_mongo):
+    no_redis = Api(api_without_redis.base_url).get("/health/ready/")
+    assert no_redis.status_code == 503
+    assert no_redis.json()["checks"] == {"mongodb": "ok", "redis": "down"}
+    no_mongo = Api(api_without_mongo.base_url).get("/health/ready/")
+    assert no_mongo.status_code == 503
+    assert no_mongo.json()["checks"] == {"mongodb": "down", "redis": "ok"}
+    assert Api(api_without_mongo.base_url).get("/health/").status_code == 200
