@@ -1,6 +1,7 @@
 #!/bin/sh
 # API container start: make sure a secret key exists, migrate the user database, create the
-# first admin, then hand over to the command (gunicorn) so it receives the signals directly.
+# first admin and the MongoDB indexes, then hand over to the command (gunicorn) so it receives
+# the signals directly.
 set -eu
 
 : "${DJANGO_SECRET_KEY_FILE:=/app/data/secret_key}"
@@ -14,5 +15,6 @@ fi
 
 python manage.py migrate --noinput
 python manage.py ensure_admin
+python manage.py ensure_indexes --wait 60
 
 exec "$@"

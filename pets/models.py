@@ -34,6 +34,10 @@ class Pet(me.Document):
 
     meta = {
         "collection": "pet",
+        # Indexes are made once, by `manage.py ensure_indexes` before the API serves, never lazily
+        # by request threads: concurrent first-use creation stalls SecantusDB 0.7.0b3 (tests/
+        # test_deploy.py) and is wasted round trips on MongoDB.
+        "auto_create_index": False,
         # Serve the list query: optional species and vaccinated filters, newest first.
         "indexes": [
             ("species_key", "vaccinated", "-created_at"),

@@ -129,9 +129,12 @@ def api_environment(tmp_dir: Path, *, mongo_uri: str, redis_url: str, **extra: s
     return env
 
 
-def start_api(env: dict, logs_dir: Path, name: str = "api") -> ApiServer:
-    """Migrate, create the admin, then serve with gunicorn as in production."""
-    for command in (["migrate", "--noinput", "-v", "0"], ["ensure_admin"]):
+def start_api(env: dict, logs_dir: Path, name: str = "api", database_up: bool = True) -> ApiServer:
+    """Migrate, create the admin and the indexes, then serve with gunicorn as in production."""
+    commands = [["migrate", "--noinput", "-v", "0"], ["ensure_admin"]]
+    if database_up:
+        commands.append(["ensure_indexes", "--wait", "10"])
+    for command in commands:
         subprocess.run([sys.executable, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
     port = free_port()
     args = [str(VENV_BIN / "gunicorn"), "pets_project.wsgi:application", "--bind", f"127.0.0.1:{port}"]

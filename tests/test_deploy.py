@@ -123,7 +123,17 @@ def test_requirements_are_exact_pins():
                 assert "==" in line, (name, line)
 
 
-def run_entrypoint(tmp_path: Path, **env_extra: str) -> subprocess.CompletedProcess:
+@pytest.fixture
+def run_entrypoint(mongo_uri):
+    """docker/entrypoint.sh run natively against the test database, with `python -c` as the server."""
+
+    def run(tmp_path: Path, **env_extra: str) -> subprocess.CompletedProcess:
+        return _run_entrypoint(tmp_path, MONGODB_URI=mongo_uri, **env_extra)
+
+    return run
+
+
+def _run_entrypoint(tmp_path: Path, **env_extra: str) -> subprocess.CompletedProcess:
     env = base_env(
         DJANGO_SECRET_KEY_FILE=str(tmp_path / "data" / "secret_key"),
         DJANGO_SQLITE_PATH=str(tmp_path / "data" / "db.sqlite3"),
@@ -137,11 +147,12 @@ def run_entrypoint(tmp_path: Path, **env_extra: str) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
-def test_entrypoint_generates_a_key_once_migrates_creates_admin_and_execs(tmp_path):
+def test_entrypoint_generates_a_key_once_migrates_creates_admin_and_execs(tmp_path, run_entrypoint):
     first = run_entrypoint(tmp_path)
     assert first.returncode == 0, first.stderr
     assert "generating one" in first.stdout
     assert first.stdout.strip().endswith("command ran")
+    assert "MongoDB indexes ready" in first.stdout
     key_file = tmp_path / "data" / "secret_key"
     key = key_file.read_text().strip()
     assert len(key) >= 50
@@ -155,7 +166,7 @@ def test_entrypoint_generates_a_key_once_migrates_creates_admin_and_execs(tmp_pa
     assert key_file.read_text().strip() == key  # tokens survive restarts
 
 
-def test_manage_py_in_the_container_finds_the_generated_key(tmp_path):
+def test_manage_py_in_the_container_finds_the_generated_key(tmp_path, run_entrypoint):
     """`docker exec pets-django-api python manage.py ...` runs without the entrypoint."""
     assert run_entrypoint(tmp_path).returncode == 0
     env = base_env(

@@ -167,6 +167,27 @@ def test_a_slow_task_is_never_taken_from_a_live_consumer(cluster, wikipedia):
     assert sum(len(p) for p in cluster.files_by_pet().values()) == 1
 
 
+def test_a_frozen_consumer_that_wakes_up_writes_no_second_file(cluster, wikipedia):
+    """SIGSTOP a consumer mid-task: its heartbeat lapses, another one does the task; on SIGCONT the
+    stale one finishes too, finds the file of the same task and leaves it as it is."""
+    answer_slowly(wikipedia, 1)
+    cluster.start_redis()
+    stale = cluster.start_consumer("1")
+    cluster.redis.client().rpush("pets:tasks", json.dumps({**pet(1), "species": "Cat", "pet_id": "d" * 24}))
+    wait_until(lambda: "Processing pet" in stale.output())
+    stale.signal(signal.SIGSTOP)
+    fresh = cluster.start_consumer("2")
+    [[path]] = wait_until(lambda: list(cluster.files_by_pet().values()), timeout=20, what="the reaped task's file")
+    first_content = path.read_bytes()
+    stale.signal(signal.SIGCONT)
+    wait_until(lambda: "Task processed" in stale.output(), what="the stale consumer to finish")
+    print(f"\nfiles={sum(len(p) for p in cluster.files_by_pet().values())} written_by=Consumer-2")
+    assert "by an earlier delivery" in stale.output()
+    assert [len(paths) for paths in cluster.files_by_pet().values()] == [1]
+    assert path.read_bytes() == first_content  # not overwritten
+    assert "Enriched data saved" in fresh.output()
+
+
 def test_second_sigterm_exits_at_once_and_the_task_is_recovered(cluster, wikipedia):
     answer_slowly(wikipedia, 3)
     cluster.consumer_env["WIKIPEDIA_TIMEOUT_SECONDS"] = "8"

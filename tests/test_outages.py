@@ -33,6 +33,7 @@ def api_without_mongo(tmp_path_factory, logs_dir, redis_server):
         api_environment(tmp_path_factory.mktemp("no-mongo"), mongo_uri=dead_mongo, redis_url=redis_server.url),
         logs_dir,
         "api-no-mongo",
+        database_up=False,
     )
     yield server
     server.process.stop()
