@@ -1,11 +1,15 @@
-"""Reads: one pet by id, and the filtered, newest-first list."""
+"""Reads: one pet by id, the filtered newest-first list, and what the workers found about pets."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from bson import ObjectId
 from mongoengine.queryset import QuerySet
 from pymongo.errors import PyMongoError
 
+from contracts.results import latest_results
 from pets.models import Pet, species_key
 
 
@@ -32,3 +36,43 @@ def database_ping() -> bool:
     except PyMongoError:
         return False
     return True
+
+
+def enrichment_results(pets: list[Pet], processed_dir: Path) -> dict[str, dict]:
+    """For each pet with an enriched file, the parts of its latest one worth showing, by pet id."""
+    files = latest_results(processed_dir, {str(pet.id) for pet in pets})
+    found = {}
+    for pet in pets:
+        path = files.get(str(pet.id))
+        result = _read_result(path, pet) if path else None
+        if result:
+            found[str(pet.id)] = result
+    return found
+
+
+def _https_url(url: object) -> str | None:
+    """Only https links from a result file reach the page (never javascript: or data: URLs)."""
+    return url if isinstance(url, str) and url.startswith("https://") else None
+
+
+def _read_result(path: Path, pet: Pet) -> dict | None:
+    """A result file is data from outside (Wikipedia): read defensively, None if unreadable."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        original = document["original_data"]
+        enriched = document["enriched_info"]
+        return {
+            "file": path.name,
+            "processed_by": document["metadata"]["processed_by"],
+            # Stale when the pet changed since: species, age or vaccination differ.
+            "current": (original.get("species"), original.get("age"), original.get("vaccinated"))
+            == (pet.species, pet.age, pet.vaccinated),
+            "extract": enriched["wikipedia"].get("wikipedia_extract"),
+            "wikipedia_url": _https_url(enriched["wikipedia"].get("wikipedia_url")),
+            "thumbnail": _https_url(enriched["wikipedia"].get("thumbnail")),
+            "facts": enriched["species_facts"],
+            "tips": enriched["health_tips"],
+            "age_category": document["statistics"]["age_category"],
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

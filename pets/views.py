@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,7 +14,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from contracts.results import latest_results
 from pets import selectors, services
 from pets.errors import DATABASE_UNAVAILABLE
 from pets.models import Pet
@@ -170,8 +167,8 @@ def pets_page(request: HttpRequest) -> HttpResponse:
         return with_content_security_policy(
             render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
         )
-    results = latest_results(settings.PROCESSED_DIR, {str(pet.id) for pet in pets})
-    rows = [{"pet": pet, "result": _read_result(results.get(str(pet.id)), pet)} for pet in pets]
+    results = selectors.enrichment_results(pets, settings.PROCESSED_DIR)
+    rows = [{"pet": pet, "result": results.get(str(pet.id))} for pet in pets]
     context = {
         "rows": rows,
         "total": total,
@@ -192,32 +189,3 @@ PAGE_CSP = (
 def with_content_security_policy(response: HttpResponse) -> HttpResponse:
     response["Content-Security-Policy"] = PAGE_CSP
     return response
-
-
-def _https_url(url: object) -> str | None:
-    """Only https links from a result file reach the page (never javascript: or data: URLs)."""
-    return url if isinstance(url, str) and url.startswith("https://") else None
-
-
-def _read_result(path, pet: Pet) -> dict | None:
-    """The parts of the latest enriched file worth showing, or None if there is none yet."""
-    if path is None:
-        return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        enriched = document["enriched_info"]
-        return {
-            "file": path.name,
-            "processed_by": document["metadata"]["processed_by"],
-            "current": document["original_data"].get("species") == pet.species
-            and document["original_data"].get("age") == pet.age
-            and document["original_data"].get("vaccinated") == pet.vaccinated,
-            "extract": enriched["wikipedia"].get("wikipedia_extract"),
-            "wikipedia_url": _https_url(enriched["wikipedia"].get("wikipedia_url")),
-            "thumbnail": _https_url(enriched["wikipedia"].get("thumbnail")),
-            "facts": enriched["species_facts"],
-            "tips": enriched["health_tips"],
-            "age_category": document["statistics"]["age_category"],
-        }
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
