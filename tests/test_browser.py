@@ -25,25 +25,33 @@ def page(api_server, tmp_path):
         assert errors == []
 
 
+def submit_login(page, password: str) -> None:
+    page.fill("#login-form input[name=username]", "admin")
+    page.fill("#login-form input[name=password]", password)
+    page.click("#login-form button")
+
+
+def fill_pet_form(page, *, name: str, species: str, owner: str, age: str | None = None) -> None:
+    page.fill("#create-form input[name=name]", name)
+    page.fill("#create-form input[name=species]", species)
+    page.fill("#create-form input[name=owner]", owner)
+    if age is not None:
+        page.fill("#create-form input[name=age]", age)
+
+
 def test_log_in_and_create_a_pet_from_the_page(page, api_server, api):
     page.goto(api_server.base_url + "/")
     assert page.locator("#user-panel").is_hidden()
 
-    page.fill("#login-form input[name=username]", "admin")
-    page.fill("#login-form input[name=password]", "wrong")
-    page.click("#login-form button")
+    submit_login(page, "wrong")
     page.wait_for_selector("#form-message.error")
     assert "No active account" in page.text_content("#form-message")
 
-    page.fill("#login-form input[name=password]", "admin123")
-    page.click("#login-form button")
+    submit_login(page, "admin123")
     page.wait_for_selector("#user-panel:not([hidden])")
     assert page.text_content("#current-user") == "admin"
 
-    page.fill("#create-form input[name=name]", "<b>Luna</b>")
-    page.fill("#create-form input[name=species]", "Cat")
-    page.fill("#create-form input[name=age]", "3")
-    page.fill("#create-form input[name=owner]", "María García")
+    fill_pet_form(page, name="<b>Luna</b>", species="Cat", owner="María García", age="3")
     page.check("#create-form input[name=vaccinated]")
     page.click("#create-form button")
     page.wait_for_selector("#pets-table td.name")  # the page reloads with the new pet
@@ -56,13 +64,9 @@ def test_log_in_and_create_a_pet_from_the_page(page, api_server, api):
 
 def test_page_shows_api_validation_errors(page, api_server):
     page.goto(api_server.base_url + "/")
-    page.fill("#login-form input[name=username]", "admin")
-    page.fill("#login-form input[name=password]", "admin123")
-    page.click("#login-form button")
+    submit_login(page, "admin123")
     page.wait_for_selector("#user-panel:not([hidden])")
-    page.fill("#create-form input[name=name]", "Rex")
-    page.fill("#create-form input[name=species]", "Dog")
-    page.fill("#create-form input[name=owner]", "Ana")
+    fill_pet_form(page, name="Rex", species="Dog", owner="Ana")
     # Bypass the browser's own checks to see the API's answer shown.
     page.eval_on_selector("#create-form input[name=age]", "el => { el.removeAttribute('max'); el.value = '500'; }")
     page.click("#create-form button")
