@@ -30,7 +30,7 @@ RELAY_RETRY = timedelta(seconds=3)
 def stage_task(pet: Pet, *, reason: str) -> None:
     """Attach a new enrichment task to `pet`; it is saved with the pet's next `save()`."""
     task = build_task(
-        pet_id=str(pet.id) if pet.id else "",
+        pet_id=str(pet.id),
         name=pet.name,
         species=pet.species,
         age=pet.age,
@@ -58,8 +58,11 @@ def deliver(pet: Pet) -> bool:
     return True
 
 
-def relay_due(batch: int = 100) -> int:
-    """Push every staged task that is due; returns how many went to Redis."""
+RELAY_BATCH = 200
+
+
+def relay_due(batch: int = RELAY_BATCH) -> int:
+    """Push up to `batch` staged tasks that are due; returns how many went to Redis."""
     sent = 0
     while sent < batch:
         now = utc_now()

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from pymongo.errors import PyMongoError
 
-from pets.outbox import relay_due
+from pets.outbox import RELAY_BATCH, relay_due
 
 log = logging.getLogger("pets.outbox")
 
@@ -31,6 +31,7 @@ class Command(BaseCommand):
         interval = settings.OUTBOX_RELAY_INTERVAL_SECONDS
         log.info("Outbox relay started (every %.1fs)", interval)
         while not stop.is_set():
+            sent = 0
             try:
                 sent = relay_due()
                 if sent:
@@ -39,5 +40,6 @@ class Command(BaseCommand):
                 log.warning("Outbox relay round failed: %s", exc)
             if once:
                 break
-            stop.wait(interval)
+            if sent < RELAY_BATCH:  # a full batch: there may be more due, go again at once
+                stop.wait(interval)
         log.info("Outbox relay stopped")
