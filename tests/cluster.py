@@ -16,7 +16,7 @@ from pathlib import Path
 import pymongo
 
 from tests.conftest import Api, RedisServer, api_environment, start_api, start_redis
-from tests.support import VENV_BIN, Process, base_env, free_port, wait_until
+from tests.support import VENV_BIN, Process, base_env, free_port, stop_all, wait_until
 
 
 class Cluster:
@@ -120,8 +120,7 @@ class Cluster:
         return found
 
     def stop_all(self) -> None:
-        for process in list(self.consumers.values()) + [self.relay, self.api and self.api.process, self.mongo]:
-            if process is not None:
-                process.stop()
+        running = [*self.consumers.values(), self.relay, self.api and self.api.process, self.mongo]
+        stop_all([process for process in running if process is not None])
         if self.redis is not None:
             self.redis.process.stop()

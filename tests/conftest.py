@@ -26,7 +26,7 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, wait_until
+from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, stop_all, wait_until
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin123"
@@ -199,10 +199,16 @@ def anon(api_server) -> Api:
     return Api(api_server.base_url)
 
 
+@pytest.fixture(scope="session")
+def admin_access_token(api_server) -> str:
+    """One login for the session: each costs a deliberately slow password hash (~0.35 s)."""
+    return Api(api_server.base_url).login()["access"]
+
+
 @pytest.fixture
-def api(api_server) -> Api:
+def api(api_server, admin_access_token) -> Api:
     client = Api(api_server.base_url)
-    client.login()
+    client.session.headers["Authorization"] = f"Bearer {admin_access_token}"
     return client
 
 
@@ -299,5 +305,4 @@ def start_consumer(redis_server, wikipedia, tmp_path, logs_dir):
         return process
 
     yield start
-    for process in started:
-        process.stop()
+    stop_all(started)

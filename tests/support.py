@@ -44,6 +44,7 @@ class Process:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(args, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
+        self._asked_to_stop = False
 
     @property
     def pid(self) -> int:
@@ -58,13 +59,16 @@ class Process:
     def signal(self, signum: int) -> None:
         if self.alive():
             os.kill(self.popen.pid, signum)
+            self._asked_to_stop |= signum == signal.SIGTERM
 
     def wait(self, timeout: float) -> int:
         return self.popen.wait(timeout=timeout)
 
     def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (once: a second one means "now" to a consumer), then SIGKILL after `timeout`."""
         if self.alive():
-            self.signal(signal.SIGTERM)
+            if not self._asked_to_stop:
+                self.signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -84,3 +88,11 @@ def base_env(**extra: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+def stop_all(processes: list[Process], timeout: float = 10.0) -> None:
+    """SIGTERM every process first, then wait for each: they shut down side by side."""
+    for process in processes:
+        process.signal(signal.SIGTERM)
+    for process in processes:
+        process.stop(timeout)

@@ -12,7 +12,7 @@ import pytest
 
 from contracts.queue import TASKS_KEY
 from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly
-from tests.support import Process, base_env, wait_until
+from tests.support import Process, base_env, stop_all, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -37,8 +37,9 @@ def three_consumers(api_server, redis_server, wikipedia, tmp_path):
     for process in processes:
         wait_until(lambda p=process: "Waiting for tasks" in p.output(), what=f"{process.name}")
     yield processes
+    stop_all(processes)
     for process in processes:
-        assert process.stop() == 0, process.output()
+        assert process.popen.returncode == 0, process.output()
 
 
 def test_thirty_concurrent_pets_give_thirty_files_from_three_consumers(api, api_server, redis_client, three_consumers):
