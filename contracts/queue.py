@@ -13,7 +13,6 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
-KEY_PREFIX = "pets:"
 TASKS_KEY = "pets:tasks"  # list: producers RPUSH, consumers take from the head
 DELAYED_KEY = "pets:delayed"  # sorted set: tasks waiting for a retry, scored by when they are due
 DEAD_LETTER_KEY = "pets:dead"  # list: what could not be processed, with why
