@@ -21,4 +21,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/', timeout=2)"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
-CMD ["gunicorn", "pets_project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--graceful-timeout", "20"]
+# Settings in gunicorn.conf.py (uvicorn workers); WEB_CONCURRENCY sets the number of workers.
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

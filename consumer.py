@@ -4,7 +4,7 @@
     python consumer.py status                  where the tasks are: queued, processing, delayed, dead
     CONSUMER_ID=1 python consumer.py health    exit 0 if Consumer-1's heartbeat is current (health check)
     python consumer.py dead list               dead letters: id, pet, attempts, error
-    python consumer.py dead show ID            one dead letter in full
+    python consumer.py dead show ID            one dead letter in full (its id or its task id)
     python consumer.py dead requeue ID [ID..]  queue them again (--all for every one)
     python consumer.py dead purge --yes        delete them all
 
@@ -49,6 +49,7 @@ def run_worker(settings: WorkerSettings) -> int:
             settings.wikipedia_api_url,
             settings.wikipedia_user_agent,
             settings.wikipedia_timeout_seconds,
+            max_retry_after_seconds=settings.retry_max_seconds,
         ),
         redis_client,
         settings.wikipedia_cache_seconds,
@@ -70,9 +71,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     dead.add_parser("list", help="one line per dead letter")
     show = dead.add_parser("show", help="one dead letter in full")
-    show.add_argument("id")
+    show.add_argument("id", help="the entry id or the task id")
     requeue = dead.add_parser("requeue", help="queue dead letters again")
-    requeue.add_argument("ids", nargs="*")
+    requeue.add_argument("ids", nargs="*", help="entry ids or task ids")
     requeue.add_argument("--all", action="store_true", help="every dead letter")
     purge = dead.add_parser("purge", help="delete every dead letter")
     purge.add_argument("--yes", action="store_true", help="really delete them")
@@ -84,17 +85,17 @@ def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> in
         entries = deadletters.list_entries(client)
         for entry in entries:
             print(
-                f"{entry['id']}  pet={entry.get('pet_id') or '-'}  attempts={entry.get('attempts', 0)}  "
-                f"failed_at={entry.get('failed_at')}  error={entry.get('error')}"
+                f"{entry.id}  task={entry.task_id or '-'}  pet={entry.pet_id or '-'}  attempts={entry.attempts}  "
+                f"failed_at={entry.failed_at}  error={entry.error}"
             )
         print(f"{len(entries)} dead letter(s)")
         return 0
     if args.action == "show":
         found = deadletters.find_entry(client, args.id)
         if found is None:
-            print(f"no dead letter with id {args.id}", file=sys.stderr)
+            print(f"no dead letter with id or task id {args.id}", file=sys.stderr)
             return 1
-        print(json.dumps(found[1], indent=2, ensure_ascii=False))
+        print(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
         return 0
     if args.action == "requeue":
         if not args.all and not args.ids:

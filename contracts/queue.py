@@ -13,6 +13,8 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
+import orjson
+
 TASKS_KEY = "pets:tasks"  # list: producers RPUSH, consumers take from the head
 DELAYED_KEY = "pets:delayed"  # sorted set: tasks waiting for a retry, scored by when they are due
 DEAD_LETTER_KEY = "pets:dead"  # list: what could not be processed, with why
@@ -118,8 +120,10 @@ def _require_str(data: dict, key: str, *, allow_empty: bool = False) -> str:
 def parse_task(raw: bytes | str) -> Task:
     """Parse a payload from the queue, or raise `InvalidTask` saying why it is unusable."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # orjson refuses what would break the consumer later: invalid UTF-8, lone surrogates,
+        # nesting deeper than 1024; integers past 64 bits become floats (refused as an age).
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InvalidTask(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidTask("payload is not a JSON object")

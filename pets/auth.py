@@ -1,22 +1,29 @@
 """Login protection and logout for the JWT endpoints.
 
-Failed logins are counted in Redis per client address and per username, so every API process
-shares the counts; past the limit the token endpoint answers 429 with `Retry-After` before it
-even checks the password. If Redis is unreachable the guard lets logins through (and logs it):
+Login attempts are counted in Redis per client address and per username, so every API process
+shares the counts. An attempt is counted before the password is checked, atomically with the
+limit check, and uncounted if it did not fail: past the limit the token endpoint answers 429 with
+`Retry-After` without checking the password, however many attempts arrive at once. If Redis is
+unreachable the guard lets logins through (and logs it):
 an outage of the queue must not lock every user out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
 from pets.redis_client import get_redis
@@ -26,44 +33,61 @@ log = logging.getLogger(__name__)
 
 FAILURE_KEY_PREFIX = "pets:auth:failures:"
 
+# Check both counters and, only if neither is at its limit, count this attempt in both: one atomic
+# step, so N parallel wrong passwords get at most `limit` password checks, never more.
+RESERVE_ATTEMPT = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= tonumber(ARGV[i]) then
+    wait = math.max(wait, redis.call('TTL', key), 1)
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[#KEYS + 1], 'NX')
+end
+return 0
+"""
+RELEASE_ATTEMPT = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+"""
 
-def _failure_keys(client: str, username: str) -> list[tuple[str, int]]:
-    return [
-        (f"{FAILURE_KEY_PREFIX}client:{client}", settings.LOGIN_MAX_FAILURES_PER_CLIENT),
-        (f"{FAILURE_KEY_PREFIX}user:{username.strip().lower()[:150]}", settings.LOGIN_MAX_FAILURES_PER_USER),
-    ]
+
+def _failure_keys(client: str, username: str) -> tuple[list[str], list[int]]:
+    """The two counters (per client, per username) and their limits.
+
+    The username is hashed into the key: it is client input of any length and content.
+    """
+    user = hashlib.sha256(username.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    keys = [f"{FAILURE_KEY_PREFIX}client:{client}", f"{FAILURE_KEY_PREFIX}user:{user}"]
+    return keys, [settings.LOGIN_MAX_FAILURES_PER_CLIENT, settings.LOGIN_MAX_FAILURES_PER_USER]
 
 
-def blocked_for(client: str, username: str) -> int:
-    """Seconds until this client or username may try again (0: go ahead)."""
+def reserve_attempt(client: str, username: str) -> int:
+    """Count a login attempt before the password is checked; seconds to wait if over the limit.
+
+    0 means go ahead. If Redis is unreachable the guard lets the attempt through (and logs it).
+    """
+    keys, limits = _failure_keys(client, username)
     try:
-        keys = _failure_keys(client, username)
-        with get_redis().pipeline(transaction=False) as pipe:
-            for key, _ in keys:
-                pipe.get(key)
-                pipe.ttl(key)
-            replies = pipe.execute()
+        wait = get_redis().eval(RESERVE_ATTEMPT, len(keys), *keys, *limits, settings.LOGIN_FAILURE_WINDOW_SECONDS)
     except redis.RedisError as exc:
         log.warning("Login guard unavailable, not throttling: %s", exc)
         return 0
-    waits = [
-        max(ttl, 1)
-        for (_, limit), count, ttl in zip(keys, replies[::2], replies[1::2], strict=True)
-        if count is not None and int(count) >= limit
-    ]
-    return max(waits, default=0)
+    return int(wait)
 
 
-def record_failure(client: str, username: str) -> None:
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+def release_attempt(client: str, username: str) -> None:
+    """The attempt did not fail a password check (it succeeded, or was malformed): uncount it."""
+    keys, _ = _failure_keys(client, username)
     try:
-        with get_redis().pipeline(transaction=True) as pipe:
-            for key, _ in _failure_keys(client, username):
-                pipe.incr(key)
-                pipe.expire(key, window, nx=True)
-            pipe.execute()
+        get_redis().eval(RELEASE_ATTEMPT, len(keys), *keys)
     except redis.RedisError as exc:
-        log.warning("Login guard unavailable, failure not counted: %s", exc)
+        log.warning("Login guard unavailable, attempt not released: %s", exc)
 
 
 def client_address(request: Request) -> str:
@@ -85,7 +109,7 @@ class LoginView(TokenObtainPairView):
         client = client_address(request)
         username = request.data.get("username") if isinstance(request.data, dict) else None
         username = username if isinstance(username, str) else ""
-        wait = blocked_for(client, username)
+        wait = reserve_attempt(client, username)
         if wait:
             return Response(
                 {"error": f"Too many failed logins. Try again in {wait} seconds."},
@@ -93,10 +117,29 @@ class LoginView(TokenObtainPairView):
                 headers={"Retry-After": str(wait)},
             )
         try:
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except AuthenticationFailed:
-            record_failure(client, username)
+            raise  # a wrong password: the attempt stays counted
+        except Exception:
+            release_attempt(client, username)
             raise
+        release_attempt(client, username)
+        return response
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's refresh, refused (401, never a 500) when the user is gone, inactive, or has
+    changed password since the token was issued (the token carries a hash of the password)."""
+
+    def validate(self, attrs: dict) -> dict:
+        refresh = self.token_class(attrs["refresh"])
+        user_id = refresh.payload.get(jwt_settings.USER_ID_CLAIM)
+        user = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first() if user_id else None
+        if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
+        if refresh.payload.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The user's password has been changed.", "password_changed")
+        return super().validate(attrs)
 
 
 class RefreshView(TokenRefreshView):

@@ -9,6 +9,7 @@ from bson import ObjectId
 from mongoengine.queryset import QuerySet
 from pymongo.errors import PyMongoError
 
+from contracts.links import article_url, image_url
 from contracts.results import latest_results
 from pets.models import Pet, species_key
 
@@ -50,11 +51,6 @@ def enrichment_results(pets: list[Pet], processed_dir: Path) -> dict[str, dict]:
     return found
 
 
-def _https_url(url: object) -> str | None:
-    """Only https links from a result file reach the page (never javascript: or data: URLs)."""
-    return url if isinstance(url, str) and url.startswith("https://") else None
-
-
 def _read_result(path: Path, pet: Pet) -> dict | None:
     """A result file is data from outside (Wikipedia): read defensively, None if unreadable."""
     try:
@@ -68,8 +64,9 @@ def _read_result(path: Path, pet: Pet) -> dict | None:
             "current": (original.get("species"), original.get("age"), original.get("vaccinated"))
             == (pet.species, pet.age, pet.vaccinated),
             "extract": enriched["wikipedia"].get("wikipedia_extract"),
-            "wikipedia_url": _https_url(enriched["wikipedia"].get("wikipedia_url")),
-            "thumbnail": _https_url(enriched["wikipedia"].get("thumbnail")),
+            # Only https links to Wikipedia and its image host reach the page (contracts/links.py).
+            "wikipedia_url": article_url(enriched["wikipedia"].get("wikipedia_url")),
+            "thumbnail": image_url(enriched["wikipedia"].get("thumbnail")),
             "facts": enriched["species_facts"],
             "tips": enriched["health_tips"],
             "age_category": document["statistics"]["age_category"],

@@ -13,7 +13,8 @@ from rest_framework import serializers
 
 from pets.models import Pet
 
-INTEGER_STRING = re.compile(r"^\s*\d{1,3}\s*$")
+# ASCII digits only: str.isdigit() and \d accept "²" or "٣", which int() refuses or misreads.
+INTEGER_STRING = re.compile(r"^\s*[0-9]{1,9}\s*$")
 
 
 class StrictCharField(serializers.CharField):

@@ -159,8 +159,10 @@ PAGE_SIZE = 100
 
 def pets_page(request: HttpRequest) -> HttpResponse:
     """The public HTML list (as the seed's), with each pet's enrichment status and results."""
-    offset = request.GET.get("offset", "0")
-    offset = int(offset) if offset.isdigit() and len(offset) < 9 else 0
+    query = PetListQuerySerializer(data={"offset": request.GET.get("offset", "0")})
+    if not query.is_valid():
+        return JsonResponse({"error": "Invalid input", "fields": query.errors}, status=400)
+    offset = query.validated_data["offset"]
     try:
         pets, total = paginate(selectors.pet_list(), limit=PAGE_SIZE, offset=offset)
     except ConnectionFailure:

@@ -1,9 +1,60 @@
-"""ASGI entry point."""
+"""ASGI entry point (gunicorn.conf.py serves `pets_project.asgi:application`)."""
 
+from __future__ import annotations
+
+import json
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pets_project.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402 (after the settings are configured)
+
+
+class BodyLimit:
+    """Refuse request bodies over DATA_UPLOAD_MAX_MEMORY_SIZE before Django reads them.
+
+    Django's ASGI handler spools a whole body to a temporary file before any limit applies, so a
+    client could make it write gigabytes. This reads at most the limit, answers 413 past it, and
+    hands what it read on to Django otherwise.
+    """
+
+    def __init__(self, app, limit: int) -> None:  # noqa: ANN001 (an ASGI application)
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 (the ASGI signature)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(send)
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._too_large(send)
+            if not message.get("more_body", False):
+                break
+        buffered = iter(messages)
+
+        async def replay() -> dict:
+            return next(buffered, None) or await receive()
+
+        return await self.app(scope, replay, send)
+
+    async def _too_large(self, send) -> None:  # noqa: ANN001
+        body = json.dumps({"error": f"Request body too large (limit {self.limit // 1024} KB)"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers + [(b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+application = BodyLimit(django_application, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

@@ -1,6 +1,7 @@
 """Settings, read once from the environment (DESIGN.md section 8; `.env.example` lists them all).
 
-Development (`DJANGO_DEBUG=true`, which `make run` sets) works with no variables at all.
+Development (`DJANGO_DEBUG=true`, which `make run` sets) works with no variables at all: a random
+secret key is made once in `.run/secret_key`.
 Production (`DJANGO_DEBUG` unset or false) needs a secret key: `DJANGO_SECRET_KEY`, or a file named
 by `DJANGO_SECRET_KEY_FILE` (the API container's entrypoint generates one in a volume).
 """
@@ -8,6 +9,8 @@ by `DJANGO_SECRET_KEY_FILE` (the API container's entrypoint generates one in a v
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,20 +45,42 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer") from None
 
 
-def read_secret_key() -> str:
+def development_secret_key(path: Path) -> str:
+    """A random key made once for this checkout and kept in `path` (never a published one).
+
+    Every process of `make run` reads the same file, so tokens signed by one are accepted by the
+    others and survive restarts; `make clean` removes it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made earlier, or by a process starting beside this one
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    for _ in range(50):  # a process that just created it may still be writing it
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise ImproperlyConfigured(f"{path} is empty: delete it to have a new development key made.")
+
+
+def read_secret_key(*, debug: bool, production: bool) -> str:
     key = env.get("DJANGO_SECRET_KEY", "").strip()
     key_file = env.get("DJANGO_SECRET_KEY_FILE", "").strip()
     if not key and key_file and Path(key_file).is_file():
         key = Path(key_file).read_text().strip()
-    if not key and DEBUG:
-        return DEVELOPMENT_SECRET_KEY
+    if not key and debug:
+        return development_secret_key(BASE_DIR / ".run" / "secret_key")
     if not key:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_DEBUG is off."
         )
-    if key == DEVELOPMENT_SECRET_KEY and not DEBUG:
-        raise ImproperlyConfigured("The development secret key must not be used with DJANGO_DEBUG off.")
-    if PRODUCTION and (key == DEVELOPMENT_SECRET_KEY or len(key) < 32):
+    if key.startswith("django-insecure") and not debug:
+        raise ImproperlyConfigured("A development secret key must not be used with DJANGO_DEBUG off.")
+    if production and len(key) < 32:
         raise ImproperlyConfigured("Production needs a random DJANGO_SECRET_KEY of at least 32 characters.")
     return key
 
@@ -68,8 +93,7 @@ if ENVIRONMENT not in {"development", "production"}:
 PRODUCTION = ENVIRONMENT == "production"
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV is production.")
-DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
-SECRET_KEY = read_secret_key()
+SECRET_KEY = read_secret_key(debug=DEBUG, production=PRODUCTION)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
@@ -147,7 +171,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["pets.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pets.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -161,6 +185,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a hash of the password: changing it revokes every token issued before.
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "pets.auth.RefreshSerializer",
 }
 
 # Failed logins (pets/auth.py): per username and per client address, within a window.

@@ -137,8 +137,9 @@ def start_api(env: dict, logs_dir: Path, name: str = "api", database_up: bool = 
     for command in commands:
         subprocess.run([sys.executable, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
     port = free_port()
-    args = [str(VENV_BIN / "gunicorn"), "pets_project.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    args += ["--workers", "2", "--threads", "4", "--graceful-timeout", "5"]
+    # gunicorn.conf.py as in production (ASGI workers); only the port and the stop timeout differ.
+    args = [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    args += ["--workers", "2", "--graceful-timeout", "5"]
     process = Process(name, args, env, logs_dir)
     base_url = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(f"{base_url}/api/schema/", timeout=2).ok, timeout=30, what="the API")

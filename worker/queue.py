@@ -19,6 +19,7 @@ import time
 
 import redis
 
+from contracts.dead_letters import DeadLetter
 from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
@@ -73,9 +74,9 @@ class TaskQueue:
             pipe.lrem(self.processing_key, 1, raw)
             pipe.execute()
 
-    def dead_letter(self, raw: bytes, entry: dict) -> None:
+    def dead_letter(self, raw: bytes, entry: DeadLetter) -> None:
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(DEAD_LETTER_KEY, json.dumps(entry, ensure_ascii=False))
+            pipe.rpush(DEAD_LETTER_KEY, entry.to_json())
             pipe.lrem(self.processing_key, 1, raw)
             pipe.execute()
 

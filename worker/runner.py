@@ -9,7 +9,8 @@ Delivery is at least once, with exactly one file in effect:
 
 Failures: Wikipedia errors and write errors are transient: retried with exponential backoff and
 jitter through the delayed set (honouring Retry-After), then dead-lettered after
-`max_attempts`. A malformed task is dead-lettered at once. A 404 or disambiguation is an answer.
+`max_attempts`. A malformed task, an answer Wikipedia must not give (WikipediaRefused) and any
+unexpected exception dead-letter the task at once. A 404 or disambiguation is an answer.
 
 Signals, as RQ and Dramatiq do it: the first SIGTERM/SIGINT lets the current task finish and then
 exits 0; a second one exits at once (the held task is recovered by the others or on restart).
@@ -22,20 +23,20 @@ import random
 import signal
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 
-from contracts.queue import InvalidTask, Task, parse_task, utc_now_iso
+from contracts.dead_letters import DeadLetter
+from contracts.queue import InvalidTask, Task, parse_task
 from contracts.results import write_result
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
 from worker.queue import TaskQueue
-from worker.wikipedia import CachedWikipedia, WikipediaUnavailable
+from worker.wikipedia import CachedWikipedia, WikipediaRefused, WikipediaUnavailable
 
 log = logging.getLogger("worker")
 
@@ -144,13 +145,34 @@ class Consumer:
 
     # -- one task --------------------------------------------------------------------------
     def handle(self, raw: bytes) -> None:
-        """Process one payload and record its outcome; whatever happens, the loop goes on."""
+        """Process one payload and record its outcome; whatever happens, the loop goes on.
+
+        Only a Redis error leaves the task where it is (held, requeued once Redis is back). Any
+        other exception, from parsing, logging or recording the outcome itself, dead-letters the
+        payload as poison, so one bad task can never crash every consumer in turn.
+        """
+        try:
+            self._handle(raw)
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            log.exception("Poison task sent to the dead-letter list (%s)", type(exc).__name__)
+            error = f"poison task: {type(exc).__name__}: {exc}"
+            try:
+                self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=error, consumer=self.name))
+            except redis.RedisError:
+                raise
+            except Exception:  # even the dead letter failed: keep the payload in the log, go on
+                log.critical("Dropping a task that cannot even be dead-lettered: %.2000r", raw, exc_info=True)
+                self.queue.drop(raw)
+
+    def _handle(self, raw: bytes) -> None:
         log.info("📨 Received new task from queue")
         try:
             task = parse_task(raw)
         except InvalidTask as exc:
             log.error("Invalid task sent to the dead-letter list (%s): %.200r", exc, raw)
-            self.queue.dead_letter(raw, self._dead_letter_entry(raw.decode("utf-8", "replace"), f"invalid task: {exc}"))
+            self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=f"invalid task: {exc}", consumer=self.name))
             return
         if self.queue.is_done(task.task_id):
             log.info("Task %s was already processed: skipped", task.task_id)
@@ -163,10 +185,13 @@ class Consumer:
         except TRANSIENT_ERRORS as exc:
             self._retry_or_give_up(raw, task, exc)
             return
+        except WikipediaRefused as exc:
+            log.error("Task %s sent to the dead-letter list: %s", task.task_id, exc)
+            self._give_up(raw, task, exc)
+            return
         except Exception as exc:
-            log.exception("Task %s for pet %s failed", task.task_id, task.pet_id)
-            failed = task.after_failure(f"{type(exc).__name__}: {exc}")
-            self.queue.dead_letter(raw, self._dead_letter_entry(failed.to_json(), failed.last_error, failed))
+            log.exception("Task %s for pet %s failed, sent to the dead-letter list", task.task_id, task.pet_id)
+            self._give_up(raw, task, exc)
             return
         self.queue.complete(raw, task.task_id, path.name)
 
@@ -191,31 +216,22 @@ class Consumer:
         log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
         return path
 
+    def _give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
+        failed = task.after_failure(f"{type(exc).__name__}: {exc}")
+        self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name))
+
     def _retry_or_give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
         failed = task.after_failure(f"{type(exc).__name__}: {exc}")
         limit = self.settings.max_attempts
         if failed.attempts >= limit:
             log.error("Task %s failed %d times, sent to the dead-letter list: %s", task.task_id, limit, exc)
-            self.queue.dead_letter(raw, self._dead_letter_entry(failed.to_json(), failed.last_error, failed))
+            self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name))
             return
         delay = exponential_delay(failed.attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds)
         retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        if retry_after is not None:  # honoured, within the retry maximum
+            delay = min(max(delay, retry_after), self.settings.retry_max_seconds)
         log.warning(
             "Task %s failed (attempt %d of %d): %s; retrying in %.1fs", task.task_id, failed.attempts, limit, exc, delay
         )
         self.queue.retry_later(raw, failed.to_json(), delay)
-
-    def _dead_letter_entry(self, payload: str, error: str | None, task: Task | None = None) -> dict:
-        return {
-            "id": uuid.uuid4().hex,
-            "task_id": task.task_id if task else None,
-            "pet_id": task.pet_id if task else None,
-            "payload": payload,
-            "error": error,
-            "attempts": task.attempts if task else 0,
-            "enqueued_at": task.enqueued_at if task else None,
-            "failed_at": utc_now_iso(),
-            "consumer": self.name,
-        }

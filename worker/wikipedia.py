@@ -2,21 +2,28 @@
 
 A 404 or a disambiguation page is an answer ("no article"), cached like an article. A 5xx, a 429,
 a timeout or a connection error is `WikipediaUnavailable`: nothing is cached and the task is
-retried later (worker/runner.py).
+retried later (worker/runner.py). An answer the worker must not use (a redirect off the configured
+API, an oversized body) is `WikipediaRefused`: the task is dead-lettered with the reason.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 import time
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import redis
 import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 
+from contracts.links import article_url, image_url
 from contracts.queue import WIKIPEDIA_KEY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -43,7 +50,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isdecimal() and value.isascii():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -76,46 +83,164 @@ def normalise_title(species: str) -> str:
 
 
 def summary_url(api_url: str, title: str) -> str:
+    """The summary URL of `title`; every character that could change the path is escaped."""
     return f"{api_url}/page/summary/{quote(title.replace(' ', '_'), safe='')}"
 
 
-class WikipediaClient:
-    """One shared HTTP session, a descriptive User-Agent and a timeout on every call."""
+def has_no_article(title: str) -> bool:
+    """Titles that could only address another path ("." and ".."), never an article."""
+    return not title.strip(". ")
 
-    def __init__(self, api_url: str, user_agent: str, timeout_seconds: float) -> None:
+
+class WikipediaRefused(Exception):
+    """An answer the worker will not use, now or later (a redirect off Wikipedia, a huge body)."""
+
+
+class _CuttableAdapter(HTTPAdapter):
+    """Remembers the connection in use, so a watchdog can cut it when the deadline passes.
+
+    Timeouts in requests apply to each socket read; a server that trickles a byte a second never
+    trips them. Shutting the socket down from a timer thread ends any read at once.
+    """
+
+    def __init__(self) -> None:
+        self.in_use: object | None = None
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        adapter = self
+
+        def tracking(pool_class: type) -> type:
+            class TrackingPool(pool_class):  # type: ignore[valid-type, misc]
+                def _get_conn(self, timeout=None):  # noqa: ANN001, ANN202 (urllib3's signature)
+                    connection = super()._get_conn(timeout)
+                    adapter.in_use = connection
+                    return connection
+
+            return TrackingPool
+
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": tracking(HTTPConnectionPool),
+            "https": tracking(HTTPSConnectionPool),
+        }
+
+    def cut(self) -> None:
+        sock = getattr(self.in_use, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
+class WikipediaClient:
+    """One shared HTTP session with a descriptive User-Agent, hardened against a hostile upstream.
+
+    - every request has a total deadline (`timeout_seconds`), however slowly the answer trickles;
+    - bodies larger than `MAX_BODY_BYTES` are refused (a summary is a few KB);
+    - redirects are followed only within the configured API (same scheme, host and path prefix);
+    - a `Retry-After` is honoured up to `max_retry_after_seconds`, never longer.
+    """
+
+    MAX_BODY_BYTES = 512 * 1024
+    MAX_REDIRECTS = 3
+
+    def __init__(
+        self, api_url: str, user_agent: str, timeout_seconds: float, max_retry_after_seconds: float = 300.0
+    ) -> None:
         self.api_url = api_url
         self.timeout_seconds = timeout_seconds
+        self.max_retry_after_seconds = max_retry_after_seconds
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        self._adapter = _CuttableAdapter()
+        self.session.mount("http://", self._adapter)
+        self.session.mount("https://", self._adapter)
+        api = urlsplit(api_url)
+        self._origin = (api.scheme, api.netloc)
+        self._summary_prefix = api.path.rstrip("/") + "/page/summary/"
 
     def fetch(self, title: str) -> Summary:
-        url = summary_url(self.api_url, title)
-        try:
-            response = self.session.get(url, timeout=self.timeout_seconds)
-        except requests.RequestException as exc:
-            raise WikipediaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code == 404:
+        if has_no_article(title):
             return Summary(NOT_FOUND, title)
-        if response.status_code != 200:
-            retry_after = None
-            if response.status_code in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise WikipediaUnavailable(
-                f"HTTP {response.status_code} from {url}", status=response.status_code, retry_after=retry_after
-            )
+        url = summary_url(self.api_url, title)
+        deadline = threading.Timer(self.timeout_seconds, self._adapter.cut)
+        deadline.daemon = True
+        started = time.monotonic()
+        deadline.start()
         try:
-            data = response.json()
+            for _ in range(self.MAX_REDIRECTS + 1):
+                status, headers, body = self._get(url)
+                if status not in (301, 302, 303, 307, 308):
+                    return self._summary(title, url, status, headers, body)
+                url = self._redirect_target(url, headers.get("Location"))
+            raise WikipediaRefused(f"more than {self.MAX_REDIRECTS} redirects from {summary_url(self.api_url, title)}")
+        except requests.RequestException as exc:
+            if time.monotonic() - started >= self.timeout_seconds:
+                raise WikipediaUnavailable(f"no complete answer within {self.timeout_seconds:g}s from {url}") from exc
+            raise WikipediaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            deadline.cancel()
+
+    def _get(self, url: str) -> tuple[int, CaseInsensitiveDict, bytes]:
+        with self.session.get(url, timeout=self.timeout_seconds, allow_redirects=False, stream=True) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.MAX_BODY_BYTES:
+                raise WikipediaRefused(f"answer of {declared} bytes from {url} (limit {self.MAX_BODY_BYTES})")
+            body = bytearray()
+            for chunk in response.iter_content(16 * 1024):
+                body += chunk
+                if len(body) > self.MAX_BODY_BYTES:
+                    raise WikipediaRefused(f"answer over {self.MAX_BODY_BYTES} bytes from {url}")
+            return response.status_code, response.headers, bytes(body)
+
+    def _redirect_target(self, url: str, location: str | None) -> str:
+        """Where a redirect points, if it stays within the configured API; else refused."""
+        target = urljoin(url, location or "")
+        parts = urlsplit(target)
+        if (parts.scheme, parts.netloc) != self._origin or not parts.path.startswith(self._summary_prefix):
+            raise WikipediaRefused(f"redirect from {url} to {target!r} refused: outside {self.api_url}")
+        return target
+
+    def _summary(self, title: str, url: str, status: int, headers: CaseInsensitiveDict, body: bytes) -> Summary:
+        if status == 404:
+            return Summary(NOT_FOUND, title)
+        if status != 200:
+            retry_after = None
+            if status in (429, 503):
+                retry_after = self._capped_retry_after(headers.get("Retry-After"))
+            raise WikipediaUnavailable(f"HTTP {status} from {url}", status=status, retry_after=retry_after)
+        try:
+            data = json.loads(body)
         except ValueError as exc:
             raise WikipediaUnavailable(f"invalid JSON from {url}") from exc
+        if not isinstance(data, dict):
+            raise WikipediaUnavailable(f"unexpected answer from {url}: not a JSON object")
         if data.get("type") == "disambiguation":
             return Summary(DISAMBIGUATION, title)
+        extract = data.get("extract")
+        content_urls = data.get("content_urls")
+        desktop = content_urls.get("desktop") if isinstance(content_urls, dict) else None
+        thumbnail = data.get("thumbnail")
         return Summary(
             FOUND,
             title,
-            extract=data.get("extract"),
-            url=(data.get("content_urls") or {}).get("desktop", {}).get("page"),
-            thumbnail=(data.get("thumbnail") or {}).get("source"),
+            extract=extract if isinstance(extract, str) else None,
+            url=article_url(desktop.get("page") if isinstance(desktop, dict) else None),
+            thumbnail=image_url(thumbnail.get("source") if isinstance(thumbnail, dict) else None),
         )
+
+    def _capped_retry_after(self, value: str | None) -> float | None:
+        seconds = parse_retry_after(value)
+        if seconds is not None and seconds > self.max_retry_after_seconds:
+            log.warning(
+                "Wikipedia asked to wait %.0fs (Retry-After); waiting %.0fs, the retry maximum",
+                seconds,
+                self.max_retry_after_seconds,
+            )
+            return self.max_retry_after_seconds
+        return seconds
 
 
 class SharedRateLimit:

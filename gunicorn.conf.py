@@ -1,0 +1,16 @@
+"""gunicorn settings for every way the API is served: the image, compose, `make run` and the tests.
+
+gunicorn reads this file from the working directory; command-line flags override it (the image
+binds 0.0.0.0, the tests a free port). See pets_project/server.py for why the workers are ASGI.
+"""
+
+import os
+
+wsgi_app = "pets_project.asgi:application"
+worker_class = "pets_project.server.ApiWorker"
+bind = [f"{os.environ.get('API_HOST') or '127.0.0.1'}:{os.environ.get('API_PORT') or '8000'}"]
+# WEB_CONCURRENCY (gunicorn's own variable) sets the number of worker processes.
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
