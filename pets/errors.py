@@ -7,7 +7,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -18,7 +18,7 @@ DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError)):
+    if isinstance(exc, ConnectionFailure):  # ServerSelectionTimeoutError is one too
         log.warning("MongoDB unavailable: %s", exc)
         return Response({"error": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = exception_handler(exc, context)
@@ -44,6 +44,11 @@ def _as_field_errors(detail: object) -> dict:
 
 def _first_message(detail: object) -> str:
     if isinstance(detail, dict):
+        # simplejwt says "Given token not valid for any token type" and puts the reason (e.g.
+        # "Token is expired") in `messages`: the reason is what a client needs.
+        reasons = detail.get("messages")
+        if isinstance(reasons, list) and reasons and isinstance(reasons[0], dict) and reasons[0].get("message"):
+            return str(reasons[0]["message"])
         detail = detail.get("detail", next(iter(detail.values()), ""))
     if isinstance(detail, list):
         detail = detail[0] if detail else ""

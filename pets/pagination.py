@@ -24,7 +24,8 @@ def pagination_headers(request: Request, *, limit: int, offset: int, total: int)
         next_url = replace_query_param(replace_query_param(url, "limit", limit), "offset", offset + limit)
         links.append(f'<{next_url}>; rel="next"')
     if offset > 0:
-        prev_offset = max(offset - limit, 0)
+        # Past the end, "prev" is the last page that has pets, not another empty one.
+        prev_offset = min(max(offset - limit, 0), max(total - limit, 0))
         prev_url = replace_query_param(url, "limit", limit)
         prev_url = (
             replace_query_param(prev_url, "offset", prev_offset)

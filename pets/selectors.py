@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from bson import ObjectId
@@ -11,7 +13,9 @@ from pymongo.errors import PyMongoError
 
 from contracts.links import article_url, image_url
 from contracts.results import latest_results
+from contracts.task_status import DONE, FINAL_STATES, TaskStatus
 from pets.models import Pet, species_key
+from pets.task_queue import enrichment_states
 
 
 def pet_get(pet_id: str) -> Pet | None:
@@ -29,6 +33,62 @@ def pet_list(*, species: str | None = None, vaccinated: bool | None = None) -> Q
     if vaccinated is not None:
         filters["vaccinated"] = vaccinated
     return Pet.objects(**filters).order_by("-created_at", "-id")
+
+
+def pets_by_ids(pet_ids: list[str]) -> dict[str, Pet]:
+    """The pets among `pet_ids` that exist, by id (one query)."""
+    valid = [pet_id for pet_id in pet_ids if ObjectId.is_valid(pet_id)]
+    return {str(pet.id): pet for pet in Pet.objects(id__in=valid)} if valid else {}
+
+
+@dataclass(frozen=True)
+class PetRow:
+    """A pet as the page shows it: its latest result and where its enrichment stands.
+
+    `state` is one of queued, processing, retrying, dead, done, pending (nothing known yet) or
+    stale (a result older than the pet's last change, with no news of the new task); `final`
+    rows are not polled again.
+    """
+
+    pet: Pet
+    result: dict | None
+    status: TaskStatus | None
+    state: str
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def version(self) -> str:
+        """Changes whenever what the row shows changes: the page replaces a row only then."""
+        return "|".join([self.state, self.status.at if self.status else "", self.result["file"] if self.result else ""])
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.status.next_attempt_at) if self.status else None  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
+
+def enrichment_state(result: dict | None, status: TaskStatus | None) -> str:
+    if result is not None and result["current"]:
+        return DONE
+    if status is not None:
+        return status.state
+    return "stale" if result is not None else "pending"
+
+
+def pet_rows(pets: list[Pet], processed_dir: Path) -> list[PetRow]:
+    """The page's rows for `pets`: one folder scan for results, one Redis read for states."""
+    results = enrichment_results(pets, processed_dir)
+    states = enrichment_states([str(pet.id) for pet in pets])
+    rows = []
+    for pet in pets:
+        result, status = results.get(str(pet.id)), states.get(str(pet.id))
+        rows.append(PetRow(pet, result, status, enrichment_state(result, status)))
+    return rows
 
 
 def database_ping() -> bool:

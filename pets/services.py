@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
-from pets import outbox
+from pets import outbox, task_queue
 from pets.models import Pet, utc_now
 
 # What the enriched file depends on beyond the name: a change to one of these is re-enriched.
@@ -49,4 +49,7 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
 
 
 def pet_delete(pet: Pet) -> None:
+    """Delete the pet and its enrichment state. Its result files stay: they are the workers'
+    record of what was processed (remove them from PROCESSED_DIR by hand if you must)."""
     pet.delete()
+    task_queue.forget_pet(str(pet.id))

@@ -10,17 +10,23 @@ import logging
 
 import redis
 
-from contracts.queue import TASKS_KEY
+from contracts.queue import TASKS_KEY, parse_task, utc_now_iso
 from contracts.queue_state import queue_counts
+from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
 
 def push_task(payload: str) -> bool:
-    """RPUSH a task; False (and a warning) when Redis cannot take it."""
+    """RPUSH a task and mark its pet's enrichment queued; False (and a warning) when Redis cannot take it."""
+    task = parse_task(payload)
+    status = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
     try:
-        get_redis().rpush(TASKS_KEY, payload)
+        with get_redis().pipeline(transaction=True) as pipe:
+            pipe.rpush(TASKS_KEY, payload)
+            pipe.hset(STATUS_KEY, task.pet_id, status.to_json())
+            pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not queue an enrichment task: %s", exc)
         return False
@@ -58,3 +64,24 @@ def queue_stats() -> dict:
         "uptime_in_seconds": info.get("uptime_in_seconds", 0),
         "used_memory_human": str(info.get("used_memory_human", "")),
     }
+
+
+def enrichment_states(pet_ids: list[str]) -> dict[str, TaskStatus]:
+    """The enrichment state of each of these pets that has one (one HMGET); {} if Redis is down."""
+    if not pet_ids:
+        return {}
+    try:
+        raw = get_redis().hmget(STATUS_KEY, pet_ids)
+    except redis.RedisError as exc:
+        log.warning("Could not read enrichment states: %s", exc)
+        return {}
+    states = {pet_id: TaskStatus.from_json(entry) for pet_id, entry in zip(pet_ids, raw, strict=True) if entry}
+    return {pet_id: status for pet_id, status in states.items() if status is not None}
+
+
+def forget_pet(pet_id: str) -> None:
+    """Drop a deleted pet's enrichment state (best effort: a leftover entry is never shown)."""
+    try:
+        get_redis().hdel(STATUS_KEY, pet_id)
+    except redis.RedisError as exc:
+        log.warning("Could not drop the enrichment state of pet %s: %s", pet_id, exc)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import redis
+from bson import ObjectId
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pymongo.errors import ConnectionFailure
 from rest_framework import status
@@ -169,16 +171,42 @@ def pets_page(request: HttpRequest) -> HttpResponse:
         return with_content_security_policy(
             render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
         )
-    results = selectors.enrichment_results(pets, settings.PROCESSED_DIR)
-    rows = [{"pet": pet, "result": results.get(str(pet.id))} for pet in pets]
     context = {
-        "rows": rows,
+        "rows": selectors.pet_rows(pets, settings.PROCESSED_DIR),
         "total": total,
         "offset": offset,
         "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
-        "prev_offset": max(offset - PAGE_SIZE, 0) if offset else None,
+        "prev_offset": min(offset - PAGE_SIZE, max(total - PAGE_SIZE, 0)) if offset else None,
     }
     return with_content_security_policy(render(request, "pets/pets_list.html", context))
+
+
+MAX_ROWS_PER_POLL = PAGE_SIZE
+
+
+def pet_rows(request: HttpRequest) -> JsonResponse:
+    """`GET /rows/?ids=a,b`: the page's rows for these pets, rendered, for the page to update in place.
+
+    The page polls it for the rows whose enrichment is not final yet (visible rows only, so at
+    most one page's worth). Public, like the page: it shows nothing the page does not.
+    """
+    ids = [pet_id for pet_id in request.GET.get("ids", "").split(",") if pet_id]
+    if not ids or len(ids) > MAX_ROWS_PER_POLL or not all(ObjectId.is_valid(pet_id) for pet_id in ids):
+        return JsonResponse({"error": f"ids must be 1 to {MAX_ROWS_PER_POLL} comma-separated pet ids"}, status=400)
+    try:
+        pets = selectors.pets_by_ids(ids)
+    except ConnectionFailure:
+        return JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
+    rows = {str(row.pet.id): row for row in selectors.pet_rows(list(pets.values()), settings.PROCESSED_DIR)}
+    body = []
+    for pet_id in ids:
+        row = rows.get(pet_id)
+        if row is None:
+            body.append({"id": pet_id, "deleted": True})
+        else:
+            html = render_to_string("pets/_pet_row.html", {"row": row}, request=request)
+            body.append({"id": pet_id, "state": row.state, "final": row.final, "version": row.version, "html": html})
+    return JsonResponse({"rows": body})
 
 
 # Only this app's own scripts and styles run on the page; images may come from Wikimedia.

@@ -2,10 +2,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pets.auth import LoginView, LogoutView, RefreshView
-from pets.views import health_live, health_ready, pets_page
+from pets.views import health_live, health_ready, pet_rows, pets_page
 
 urlpatterns = [
     path("", pets_page, name="pets-page"),
+    path("rows/", pet_rows, name="pet-rows"),
     path("health/", health_live, name="health-live"),
     path("health/ready/", health_ready, name="health-ready"),
     path("api/token/", LoginView.as_view(), name="token-obtain"),

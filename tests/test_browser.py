@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 from playwright import sync_api as playwright_sync
+
+from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -54,7 +57,7 @@ def test_log_in_and_create_a_pet_from_the_page(page, api_server, api):
     fill_pet_form(page, name="<b>Luna</b>", species="Cat", owner="María García", age="3")
     page.check("#create-form input[name=vaccinated]")
     page.click("#create-form button")
-    page.wait_for_selector("#pets-table td.name")  # the page reloads with the new pet
+    page.wait_for_selector("#pets-table td.name")  # the new row is added in place
     assert page.text_content("#pets-table td.name") == "<b>Luna</b>"  # shown as text, not markup
     assert page.locator("#pets-table b").count() == 0
 
@@ -72,3 +75,77 @@ def test_page_shows_api_validation_errors(page, api_server):
     page.click("#create-form button")
     page.wait_for_selector("#form-message.error")
     assert "age" in page.text_content("#form-message")
+
+
+# -- the page keeps itself up to date (polling /rows/) ------------------------------------------
+
+
+def log_in_on_the_page(page, api_server) -> None:
+    page.goto(api_server.base_url + "/")
+    submit_login(page, "admin123")
+    page.wait_for_selector("#user-panel:not([hidden])")
+
+
+def create_on_the_page(page, **fields: str) -> None:
+    fill_pet_form(page, **fields)
+    page.click("#create-form button")
+    page.wait_for_selector("#form-message.ok >> text=Pet created successfully")
+
+
+def test_a_new_pet_turns_enriched_without_a_reload(page, api_server, start_consumer, wikipedia):
+    answer_slowly(wikipedia, 0.7)  # long enough to see it processing (the timeout is 1 s)
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir))
+    log_in_on_the_page(page, api_server)
+    page.evaluate("window.__sameDocument = true")
+    create_on_the_page(page, name="Luna", species="Cat", owner="Ana", age="3")
+    row = page.locator("#pets-table tr[data-pet-id]").first
+    seen = {row.get_attribute("data-state")}
+    deadline = time.monotonic() + 15
+    while row.get_attribute("data-state") != "done" and time.monotonic() < deadline:
+        seen.add(row.get_attribute("data-state"))
+        page.wait_for_timeout(100)
+    print(f"\nstates the row went through: {sorted(seen)} then done")
+    assert row.get_attribute("data-state") == "done"
+    assert "Enriched" in row.inner_text()
+    assert seen & {"queued", "processing"}
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert "Pet created successfully: Luna." in page.text_content("#form-message")  # the message stays
+
+
+def test_a_failed_enrichment_says_why_and_what_to_do(page, api_server, api, start_consumer, wikipedia):
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_data("down", status=503)
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir), TASK_MAX_ATTEMPTS="2", TASK_RETRY_BASE_SECONDS="2")
+    page.goto(api_server.base_url + "/")
+    pet = api.create_pet(name="Mishi", species="Cat")
+    page.reload()
+    row = page.locator(f'#pets-table tr[data-pet-id="{pet["id"]}"]')
+    page.wait_for_selector(f'tr[data-pet-id="{pet["id"]}"][data-state="retrying"]', timeout=10_000)
+    retrying = row.inner_text()
+    assert "Attempt 1 failed: WikipediaUnavailable: HTTP 503" in retrying and "Next attempt at" in retrying
+    page.wait_for_selector(f'tr[data-pet-id="{pet["id"]}"][data-state="dead"]', timeout=15_000)
+    failed = row.inner_text()
+    print(f"\n{retrying}\n---\n{failed}")
+    assert "Failed" in failed and "Gave up after 2 attempts" in failed
+    assert "./scripts/consumer dead requeue " in failed
+
+
+def test_the_page_fits_a_phone(api_server, api, tmp_path):
+    api.create_pet(name="Bartholomew Fluffington the Third", species="Guinea pig", owner="Maria Fernanda Garcia")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+        page.goto(api_server.base_url + "/")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        browser.close()
+    print(f"\ndocument width at 375 px: {width} px")
+    assert width <= 375
+
+
+def test_logging_out_on_the_page_revokes_the_refresh_token(page, api_server, anon):
+    log_in_on_the_page(page, api_server)
+    refresh = page.evaluate("sessionStorage.getItem('pets.refresh')")
+    page.click("#logout")
+    page.wait_for_selector("#form-message.ok >> text=Logged out.")
+    response = anon.post("/api/token/refresh/", json={"refresh": refresh})
+    assert response.status_code == 401

@@ -55,7 +55,7 @@ def test_poison_tasks_are_dead_lettered_and_the_consumer_goes_on(start_consumer,
         raw.decode("ascii")
 
 
-@pytest.mark.parametrize("failing_step", ["parse_task", "is_done", "dead_letter_of_invalid"])
+@pytest.mark.parametrize("failing_step", ["parse_task", "start", "dead_letter_of_invalid"])
 def test_any_exception_while_handling_a_task_dead_letters_it(redis_client, tmp_path, monkeypatch, failing_step):
     """In process: whatever step blows up (parsing, the done check, even the dead letter of an
     invalid task), the payload ends in the dead-letter list and `handle` returns normally."""
@@ -73,8 +73,8 @@ def test_any_exception_while_handling_a_task_dead_letters_it(redis_client, tmp_p
     payload = b'{"pet_id":"p","name":"n","species":"Cat","age":1}'
     if failing_step == "parse_task":
         monkeypatch.setattr(runner, "parse_task", boom)
-    elif failing_step == "is_done":
-        monkeypatch.setattr(queue, "is_done", boom)
+    elif failing_step == "start":
+        monkeypatch.setattr(queue, "start", boom)
     else:
         payload = b"not json"
         real_dead_letter = queue.dead_letter

@@ -9,7 +9,7 @@ def test_page_is_public_and_lists_pets(anon, api):
     response = anon.get("/")
     assert response.status_code == 200
     html = response.text
-    for text in ("Luna", "Cat", "María García", "Rex", "Dog", "Ana", "Pending"):
+    for text in ("Luna", "Cat", "María García", "Rex", "Dog", "Ana", "Queued"):
         assert text in html
     assert "(2)" in html
     assert 'id="login-form"' in html and 'id="create-form"' in html

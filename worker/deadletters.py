@@ -8,7 +8,8 @@ from __future__ import annotations
 import redis
 
 from contracts.dead_letters import DeadLetter
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, InvalidTask, parse_task
+from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, InvalidTask, Task, parse_task, utc_now_iso
+from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 
 
 def _entries(client: redis.Redis) -> list[tuple[bytes, DeadLetter]]:
@@ -28,12 +29,14 @@ def find_entry(client: redis.Redis, key: str) -> DeadLetter | None:
     return found
 
 
-def requeue_payload(entry: DeadLetter) -> str:
-    """The task to queue again: its failure history cleared (a malformed payload goes as it was)."""
+def requeue_task(entry: DeadLetter) -> tuple[str, Task | None]:
+    """The payload to queue again and its task: failure history cleared (a malformed payload
+    goes back as it was, with no task)."""
     try:
-        return parse_task(entry.payload).fresh().to_json()
+        task = parse_task(entry.payload).fresh()
     except InvalidTask:
-        return entry.payload
+        return entry.payload, None
+    return task.to_json(), task
 
 
 def requeue(client: redis.Redis, keys: list[str] | None) -> int:
@@ -42,11 +45,14 @@ def requeue(client: redis.Redis, keys: list[str] | None) -> int:
     for raw, entry in _entries(client):
         if keys is not None and not any(entry.matches(key) for key in keys):
             continue
-        payload = requeue_payload(entry)
+        payload, task = requeue_task(entry)
         with client.pipeline(transaction=True) as pipe:
             pipe.lrem(DEAD_LETTER_KEY, 1, raw)
             pipe.rpush(TASKS_KEY, payload)
-            removed, _ = pipe.execute()
+            if task is not None:
+                queued = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
+                pipe.hset(STATUS_KEY, task.pet_id, queued.to_json())
+            removed = pipe.execute()[0]
         if not removed:  # another operator took it meanwhile: undo our push
             client.lrem(TASKS_KEY, -1, payload)
         else:

@@ -5,8 +5,9 @@
         │                                                └─ permanent ─► pets:dead                │
         └──────────────── promote_due() when the retry is due ◄──────────────────────────────────┘
 
-A task leaves a processing list only in the same transaction that records where it went, so a
-crash at any point leaves it in exactly one place. Lists of consumers whose heartbeat lapsed are
+A task leaves a processing list only in the same transaction that records where it went (and the
+pet's enrichment state, contracts/task_status.py), so a crash at any point leaves it in exactly
+one place. Lists of consumers whose heartbeat lapsed are
 put back on the queue by the others (`reap_orphans`).
 """
 
@@ -16,6 +17,7 @@ import json
 import os
 import socket
 import time
+from datetime import UTC, datetime
 
 import redis
 
@@ -25,10 +27,13 @@ from contracts.queue import (
     DELAYED_KEY,
     PROCESSING_KEY_PREFIX,
     TASKS_KEY,
+    Task,
     done_key,
     heartbeat_key,
     processing_key,
+    utc_now_iso,
 )
+from contracts.task_status import DEAD, DONE, PROCESSING, RETRYING, SET_IF_OWNER, STATUS_KEY, TaskStatus
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
 
@@ -49,36 +54,61 @@ class TaskQueue:
         self.consumer_name = consumer_name
         self.processing_key = processing_key(consumer_name)
         self._promote_due = client.register_script(PROMOTE_DUE)
+        self._set_status = client.register_script(SET_IF_OWNER)
 
     # -- taking and finishing --------------------------------------------------------------
     def take(self, timeout_seconds: float) -> bytes | None:
         """Move the task at the head of the queue into our processing list (None on timeout)."""
         return self.redis.blmove(TASKS_KEY, self.processing_key, timeout_seconds, "LEFT", "LEFT")
 
-    def is_done(self, task_id: str) -> bool:
-        return bool(self.redis.exists(done_key(task_id)))
+    def start(self, task: Task) -> bool:
+        """Mark the task as processing; True if it was already done (a redelivery). One round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(done_key(task.task_id))
+            self._record(pipe, task, PROCESSING)
+            already_done, _ = pipe.execute()
+        return bool(already_done)
 
-    def complete(self, raw: bytes, task_id: str, result_name: str) -> None:
+    def complete(self, raw: bytes, task: Task, result_name: str) -> None:
         """Record the task as done (for redeliveries) and drop it from our processing list."""
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(done_key(task_id), result_name, ex=DONE_MARKER_SECONDS)
+            pipe.set(done_key(task.task_id), result_name, ex=DONE_MARKER_SECONDS)
             pipe.lrem(self.processing_key, 1, raw)
+            self._record(pipe, task, DONE)
             pipe.execute()
 
     def drop(self, raw: bytes) -> None:
         self.redis.lrem(self.processing_key, 1, raw)
 
-    def retry_later(self, raw: bytes, retry_payload: str, delay_seconds: float) -> None:
+    def retry_later(self, raw: bytes, failed: Task, delay_seconds: float) -> None:
+        """Park the task (with its failure counted) in the delayed set until it is due again."""
+        due = time.time() + delay_seconds
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(DELAYED_KEY, {retry_payload: time.time() + delay_seconds})
+            pipe.zadd(DELAYED_KEY, {failed.to_json(): due})
             pipe.lrem(self.processing_key, 1, raw)
+            self._record(pipe, failed, RETRYING, next_attempt_at=datetime.fromtimestamp(due, UTC).isoformat())
             pipe.execute()
 
-    def dead_letter(self, raw: bytes, entry: DeadLetter) -> None:
+    def dead_letter(self, raw: bytes, entry: DeadLetter, task: Task | None = None) -> None:
+        """Move the payload to the dead-letter list; `task`, when it could be parsed, is marked dead."""
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(DEAD_LETTER_KEY, entry.to_json())
             pipe.lrem(self.processing_key, 1, raw)
+            if task is not None:
+                self._record(pipe, task, DEAD)
             pipe.execute()
+
+    def _record(self, pipe: redis.client.Pipeline, task: Task, state: str, next_attempt_at: str | None = None) -> None:
+        status = TaskStatus(
+            state=state,
+            task_id=task.task_id,
+            at=utc_now_iso(),
+            attempt=task.attempts + (state == PROCESSING),
+            consumer=self.consumer_name,
+            next_attempt_at=next_attempt_at,
+            error=task.last_error if state in (RETRYING, DEAD) else None,
+        )
+        self._set_status(keys=[STATUS_KEY], args=[task.pet_id, task.task_id, status.to_json()], client=pipe)
 
     def promote_due(self, limit: int = 100) -> int:
         return int(self._promote_due(keys=[DELAYED_KEY, TASKS_KEY], args=[time.time(), limit]))

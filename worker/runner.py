@@ -174,7 +174,7 @@ class Consumer:
             log.error("Invalid task sent to the dead-letter list (%s): %.200r", exc, raw)
             self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=f"invalid task: {exc}", consumer=self.name))
             return
-        if self.queue.is_done(task.task_id):
+        if self.queue.start(task):
             log.info("Task %s was already processed: skipped", task.task_id)
             self.queue.drop(raw)
             return
@@ -193,7 +193,7 @@ class Consumer:
             log.exception("Task %s for pet %s failed, sent to the dead-letter list", task.task_id, task.pet_id)
             self._give_up(raw, task, exc)
             return
-        self.queue.complete(raw, task.task_id, path.name)
+        self.queue.complete(raw, task, path.name)
 
     def process(self, task: Task) -> Path:
         started = time.monotonic()
@@ -218,14 +218,14 @@ class Consumer:
 
     def _give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
         failed = task.after_failure(f"{type(exc).__name__}: {exc}")
-        self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name))
+        self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name), failed)
 
     def _retry_or_give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
         failed = task.after_failure(f"{type(exc).__name__}: {exc}")
         limit = self.settings.max_attempts
         if failed.attempts >= limit:
             log.error("Task %s failed %d times, sent to the dead-letter list: %s", task.task_id, limit, exc)
-            self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name))
+            self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name), failed)
             return
         delay = exponential_delay(failed.attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds)
         retry_after = getattr(exc, "retry_after", None)
@@ -234,4 +234,4 @@ class Consumer:
         log.warning(
             "Task %s failed (attempt %d of %d): %s; retrying in %.1fs", task.task_id, failed.attempts, limit, exc, delay
         )
-        self.queue.retry_later(raw, failed.to_json(), delay)
+        self.queue.retry_later(raw, failed, delay)

@@ -1,9 +1,15 @@
-// The pet list page: log in for a JWT, then create pets through the API.
-// Everything shown comes from the server-rendered, escaped HTML or is set with textContent.
+// The pet list page: log in for a JWT, create pets through the API, and keep the rows whose
+// enrichment is not final up to date by polling /rows/ (visible rows only, backing off when
+// nothing changes). Rows come from the server already rendered and escaped by Django's templates;
+// everything else is set with textContent.
 (function () {
   "use strict";
   const store = window.sessionStorage;
   const $ = (id) => document.getElementById(id);
+  const POLL_FIRST_MS = 1000;
+  const POLL_MAX_MS = 15000;
+  let pollDelay = POLL_FIRST_MS;
+  let pollTimer = null;
 
   function showMessage(text, kind) {
     const box = $("form-message");
@@ -39,6 +45,69 @@
     return { response, body };
   }
 
+  // -- rows that update themselves ---------------------------------------------------------------
+  function rowFromHtml(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim(); // server-rendered by Django, every value escaped
+    return template.content.firstElementChild;
+  }
+
+  function pendingIds() {
+    return Array.from(document.querySelectorAll('#pets-table tr[data-final="false"]'))
+      .map((row) => row.dataset.petId);
+  }
+
+  async function fetchRows(ids) {
+    const response = await fetch("/rows/?ids=" + encodeURIComponent(ids.join(",")), {
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) throw new Error("rows: HTTP " + response.status);
+    return (await response.json()).rows;
+  }
+
+  async function poll() {
+    pollTimer = null;
+    const ids = pendingIds();
+    if (!ids.length) return;
+    let changed = false;
+    try {
+      for (const update of await fetchRows(ids)) {
+        const row = document.querySelector('#pets-table tr[data-pet-id="' + update.id + '"]');
+        if (!row) continue;
+        if (update.deleted) { row.remove(); changed = true; continue; }
+        if (update.version !== row.dataset.version) {
+          row.replaceWith(rowFromHtml(update.html));
+          changed = true;
+        }
+      }
+    } catch (e) {
+      changed = false; // the server is busy or restarting: try again later
+    }
+    pollDelay = changed ? POLL_FIRST_MS : Math.min(pollDelay * 2, POLL_MAX_MS);
+    schedulePoll();
+  }
+
+  function schedulePoll(soon) {
+    if (soon) pollDelay = POLL_FIRST_MS;
+    if (pollTimer !== null) window.clearTimeout(pollTimer);
+    if (pendingIds().length) pollTimer = window.setTimeout(poll, pollDelay);
+  }
+
+  async function showNewPet(petId) {
+    const [update] = await fetchRows([petId]);
+    if (!update || update.deleted) return;
+    const table = $("pets-table");
+    table.hidden = false;
+    const empty = $("no-pets");
+    if (empty) empty.remove();
+    table.tBodies[0].prepend(rowFromHtml(update.html));
+    const count = document.querySelector(".count");
+    const total = Number.parseInt((count.textContent.match(/\d+/) || ["0"])[0], 10) + 1;
+    count.textContent = "(" + total + ")";
+    schedulePoll(true);
+  }
+
+  // -- account and forms -------------------------------------------------------------------------
   async function onLogin(event) {
     event.preventDefault();
     const form = event.target;
@@ -80,15 +149,27 @@
     form.reset();
     const note = body.task_queued ? " Enrichment queued." : " Enrichment could not be queued yet.";
     showMessage(body.message + ": " + body.pet.name + "." + note, "ok");
-    window.setTimeout(() => window.location.reload(), 800);
+    try {
+      await showNewPet(body.pet.id);
+    } catch (e) {
+      showMessage(body.message + ": " + body.pet.name + "." + note + " Reload to see it.", "ok");
+    }
   }
 
-  function onLogout() {
+  async function onLogout() {
+    const refresh = store.getItem("pets.refresh");
     store.removeItem("pets.access");
     store.removeItem("pets.refresh");
     store.removeItem("pets.username");
-    showMessage("Logged out.", "ok");
     refreshAccount();
+    if (refresh) {
+      try {
+        await postJson("/api/token/logout/", { refresh }); // revoke it, not just forget it
+      } catch (e) {
+        // offline: the refresh token is forgotten here and lapses at its expiry
+      }
+    }
+    showMessage("Logged out.", "ok");
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -96,5 +177,6 @@
     $("create-form").addEventListener("submit", onCreate);
     $("logout").addEventListener("click", onLogout);
     refreshAccount();
+    schedulePoll(true);
   });
 })();

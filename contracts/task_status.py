@@ -1,0 +1,60 @@
+"""Where each pet's enrichment stands: queued, processing, retrying, dead, or done.
+
+One Redis hash, `STATUS_KEY`, maps a pet id to the state of its latest task. The API writes
+`queued` when it pushes a task; workers write the other states in the same transaction as the
+queue move they describe (worker/queue.py). The page reads the visible pets' states with one
+HMGET. A worker only overwrites the state of its own task: when a pet has been updated since, a
+newer task owns the entry, and an older task finishing late does not hide it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+STATUS_KEY = "pets:status"  # hash: pet id -> TaskStatus JSON
+
+QUEUED = "queued"
+PROCESSING = "processing"
+RETRYING = "retrying"
+DEAD = "dead"
+DONE = "done"
+FINAL_STATES = frozenset({DONE, DEAD})
+
+# KEYS[1] the hash; ARGV: pet id, task id, the new entry. Set it unless another task owns the pet.
+SET_IF_OWNER = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local ok, entry = pcall(cjson.decode, current)
+  if ok and type(entry) == 'table' and entry['task_id'] ~= ARGV[2] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    state: str
+    task_id: str
+    at: str  # when the task entered this state (ISO 8601, UTC)
+    attempt: int = 0  # attempts made so far
+    consumer: str | None = None
+    next_attempt_at: str | None = None  # retrying: when it is due again
+    error: str | None = None  # retrying or dead: the last error
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, ensure_ascii=True)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> TaskStatus | None:
+        """The entry, or None if it cannot be read (never an exception: it is display data)."""
+        try:
+            data = json.loads(raw)
+            return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
+        except (ValueError, TypeError, KeyError):
+            return None
