@@ -5,11 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test-services run test lint audit clean
+.PHONY: help install services test-services run test lint audit status dead-letters clean
 
 help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite against real services it starts itself"
+	@echo "make status        where the tasks are (the Redis that make run uses)"
+	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
 	@echo "make lint   ruff and hadolint"
 	@echo "make audit  known vulnerabilities in the pinned requirements (pip-audit; needs PyPI's JSON API)"
 	@echo "make clean  remove the virtualenv, local data and results"
@@ -33,6 +35,12 @@ run: install services
 test: install test-services
 	$(PY) -m pytest
 
+status: install
+	@./scripts/consumer status
+
+dead-letters: install
+	@./scripts/consumer dead list
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.consumer
@@ -41,5 +49,5 @@ audit: install
 	$(VENV)/bin/pip-audit --strict --progress-spinner off -r requirements.txt
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache db.sqlite3
+	rm -rf $(VENV) .run .pytest_cache db.sqlite3 staticfiles
 	find processed_data -type f ! -name .gitkeep -delete

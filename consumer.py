@@ -23,6 +23,7 @@ import redis
 
 from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
+from contracts.redis_url import redacted
 from worker import deadletters
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, "run"):
         return run_worker(settings)
     client = connect(settings)
+    print(f"Redis: {redacted(settings.redis_url)}", file=sys.stderr)  # which queue these tools look at
     try:
         if args.command == "status":
             print(json.dumps(queue_counts(client), indent=2))
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if alive else 1
         return run_dead_letter_command(client, args)
     except redis.RedisError as exc:
-        print(f"Redis unavailable at {settings.redis_url}: {exc}", file=sys.stderr)
+        print(f"Redis unavailable at {redacted(settings.redis_url)}: {exc}", file=sys.stderr)
         return 1
 
 

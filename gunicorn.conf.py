@@ -14,3 +14,4 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
+control_socket_disable = True  # several gunicorns on one host must not share $HOME/.gunicorn/gunicorn.ctl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -18,3 +19,12 @@ def redis_url_from_env(env: Mapping[str, str]) -> str:
         db = env.get("REDIS_DB", "0").strip() or "0"
         return f"redis://{host}:{port}/{db}"
     return DEFAULT_REDIS_URL
+
+
+def redacted(url: str) -> str:
+    """The URL with any password replaced by `***`, for messages and logs."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 from bson import ObjectId
+from django.conf import settings
 from mongoengine.queryset import QuerySet
 from pymongo.errors import PyMongoError
+from pymongo.uri_parser import parse_uri
 
 from contracts.links import article_url, image_url
 from contracts.results import latest_results
@@ -92,11 +94,28 @@ def pet_rows(pets: list[Pet], processed_dir: Path) -> list[PetRow]:
 
 
 def database_ping() -> bool:
+    return database_problem() is None
+
+
+def database_problem() -> str | None:
+    """Why MongoDB does not answer, in one line (None when it does)."""
     try:
         Pet._get_db().command("ping")
-    except PyMongoError:
-        return False
-    return True
+    except PyMongoError as exc:
+        return one_line(exc)
+    return None
+
+
+def one_line(exc: Exception) -> str:
+    """A driver error without pymongo's topology description (hundreds of characters)."""
+    text = str(exc).split(", Timeout: ", 1)[0].split(" (configured timeouts:", 1)[0]
+    return " ".join(text.split())[:200]
+
+
+def database_address() -> str:
+    """host:port of the MongoDB in use, never the credentials (for messages)."""
+    hosts = parse_uri(settings.MONGODB_URI)["nodelist"]
+    return ",".join(f"{host}:{port}" for host, port in hosts)
 
 
 def enrichment_results(pets: list[Pet], processed_dir: Path) -> dict[str, dict]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,7 +20,7 @@ from contracts.dead_letters import DeadLetter
 from contracts.links import article_url, image_url
 from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, WIKIPEDIA_KEY_PREFIX, processing_key
 from tests.conftest import WIKIPEDIA_PREFIX, summary_json
-from tests.support import wait_until
+from tests.support import ROOT, base_env, wait_until
 from tests.test_consumer import push, result_files, serve_summary, wait_for_files
 
 POISON_TASKS = {
@@ -103,11 +105,15 @@ def test_dead_letters_can_be_named_by_task_id(start_consumer, redis_client, wiki
     task = push(redis_client)
     wait_until(lambda: dead_letters(redis_client))
     assert f"Task {task['task_id']} failed 1 times, sent to the dead-letter list" in consumer.output()
-    from worker import deadletters  # the same functions `consumer.py dead show/requeue` call
+    env = base_env(REDIS_URL=f"redis://127.0.0.1:{redis_client.connection_pool.connection_kwargs['port']}/0")
 
-    found = deadletters.find_entry(redis_client, task["task_id"])
-    assert found is not None and found.task_id == task["task_id"]
-    assert deadletters.requeue(redis_client, [task["task_id"]]) == 1
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "consumer.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    shown = cli("dead", "show", task["task_id"])
+    assert shown.returncode == 0 and json.loads(shown.stdout)["task_id"] == task["task_id"]
+    assert f"task={task['task_id']}" in cli("dead", "list").stdout
+    assert cli("dead", "requeue", task["task_id"]).stdout.strip() == "requeued 1 task(s)"
 
 
 # -- a hostile or broken Wikipedia ---------------------------------------------------------------

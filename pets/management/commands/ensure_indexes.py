@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
 from pets.models import Pet
-from pets.selectors import database_ping
+from pets.selectors import database_address, database_problem
 
 
 class Command(BaseCommand):
@@ -20,10 +20,16 @@ class Command(BaseCommand):
         parser.add_argument("--wait", type=float, default=0, help="seconds to wait for the database")
 
     def handle(self, *args, wait: float = 0, **options) -> None:
-        deadline = time.monotonic() + wait
-        while not database_ping():
-            if time.monotonic() >= deadline:
-                raise CommandError("MongoDB is not reachable (MONGODB_URI)")
+        started = time.monotonic()
+        next_report = started + 2
+        address = database_address()
+        while (problem := database_problem()) is not None:
+            now = time.monotonic()
+            if now - started >= wait:
+                raise CommandError(f"MongoDB is not reachable at {address} after {wait:g}s: {problem} (MONGODB_URI)")
+            if now >= next_report:
+                self.stderr.write(f"Waiting for MongoDB at {address} ({problem})")
+                next_report = now + 5
             time.sleep(0.5)
         try:
             Pet.ensure_indexes()

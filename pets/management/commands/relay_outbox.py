@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from pymongo.errors import PyMongoError
 
 from pets.outbox import RELAY_BATCH, relay_due
+from pets.selectors import one_line
 
 log = logging.getLogger("pets.outbox")
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
                 if sent:
                     log.info("Queued %d task(s) saved while Redis was unavailable", sent)
             except (PyMongoError, redis.RedisError) as exc:
-                log.warning("Outbox relay round failed: %s", exc)
+                log.warning("Outbox relay round failed: %s", one_line(exc))
             if once:
                 break
             if sent < RELAY_BATCH:  # a full batch: there may be more due, go again at once
