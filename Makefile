@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test-services run test lint audit status dead-letters clean
+.PHONY: help install services test-services run test bench lint audit status dead-letters clean
 
 help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite against real services it starts itself"
+	@echo "make bench  the API and workers against bare floor implementations (about 15 minutes)"
 	@echo "make status        where the tasks are (the Redis that make run uses)"
 	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
 	@echo "make lint   ruff and hadolint"
@@ -34,6 +35,10 @@ run: install services
 
 test: install test-services
 	$(PY) -m pytest
+
+bench: install
+	@./scripts/ensure-system-packages.sh --with-bench
+	$(PY) -m bench
 
 status: install
 	@./scripts/consumer status

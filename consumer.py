@@ -9,7 +9,8 @@
     python consumer.py dead purge --yes        delete them all
 
 The worker takes tasks from the Redis list `pets:tasks`, enriches each pet (Wikipedia summary of
-its species, species facts, health tips) and writes one JSON file per task into `PROCESSED_DIR`.
+its species, species facts, health tips), writes one JSON file per task into `PROCESSED_DIR` and
+records the result in MongoDB (`MONGODB_URI`) for the API and the page.
 Configuration comes from the environment; see `.env.example`.
 """
 
@@ -28,6 +29,7 @@ from worker import deadletters
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
 from worker.queue import TaskQueue
+from worker.results_store import ResultStore
 from worker.runner import Consumer
 from worker.wikipedia import CachedWikipedia, SharedRateLimit, WikipediaClient
 
@@ -56,7 +58,8 @@ def run_worker(settings: WorkerSettings) -> int:
         settings.wikipedia_cache_seconds,
         SharedRateLimit(redis_client, settings.wikipedia_requests_per_second),
     )
-    consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia)
+    results = ResultStore(settings.mongodb_uri, settings.mongodb_timeout_ms)
+    consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia, results)
     consumer.install_signal_handlers()
     return consumer.run()
 

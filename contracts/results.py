@@ -1,7 +1,11 @@
-"""The enriched-file contract: where a worker writes a result and how the API finds it.
+"""The result contracts: the enriched file a worker writes, and the record the API reads.
 
-`processed_data/<pet_id>_<Name>_<YYYYmmdd_HHMMSS>.json`; files being written are hidden
-(`.<name>.tmp`) until an atomic link makes them visible under their final name.
+- The file (the original Pet App's format): `processed_data/<pet_id>_<Name>_<YYYYmmdd_HHMMSS>.json`;
+  files being written are hidden (`.<name>.tmp`) until an atomic link makes them visible.
+- The record (`ResultRecord`): what the page and the API show of a processed task, kept by the
+  worker in the MongoDB collection `RESULTS_COLLECTION` (its `_id` is the task id, so a redelivered
+  task records nothing twice; indexed by pet and enqueue time). Readers never list the folder:
+  machines that share no disk can serve results, and a page costs the same at any folder size.
 """
 
 from __future__ import annotations
@@ -11,9 +15,15 @@ import os
 import re
 import tempfile
 import unicodedata
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from contracts.links import article_url, image_url
+
+RESULTS_COLLECTION = "enrichment_result"
+# Readers ask for the newest records of some pets; `_id` (the task id) is unique by itself.
+RESULTS_INDEXES = [[("pet_id", 1), ("enqueued_at", -1)]]
 RESULT_SUFFIX = ".json"
 _UNSAFE = re.compile(r"[^\w.-]+")  # \w is Unicode-aware: "Señor" stays "Señor"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9-]+")  # no "_": it separates the id from the name
@@ -78,30 +88,81 @@ def result_task_id(path: Path) -> str | None:
         return None
 
 
-def latest_results(directory: Path, pet_ids: set[str]) -> dict[str, Path]:
-    """The newest result file of each of `pet_ids` (one directory scan, whatever the count)."""
-    wanted = {safe_pet_id(pet_id): pet_id for pet_id in pet_ids}
-    found: dict[str, Path] = {}
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return found
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.name.endswith(RESULT_SUFFIX):
-            continue
-        pet_id = wanted.get(entry.name.split("_", 1)[0])
-        if pet_id is None:
-            continue
-        current = found.get(pet_id)
-        if current is None or _sort_key(entry.name) > _sort_key(current.name):
-            found[pet_id] = Path(entry.path)
-    return found
+@dataclass(frozen=True)
+class ResultRecord:
+    """One processed task as readers see it; built from the enriched document, never by hand."""
+
+    task_id: str
+    pet_id: str
+    file: str
+    consumer: str
+    processed_at: datetime
+    enqueued_at: datetime
+    attempt: int
+    species: str  # the pet as it was enriched: a later change of these makes the result stale
+    age: int
+    vaccinated: bool
+    wikipedia_status: str
+    extract: str | None
+    wikipedia_url: str | None
+    thumbnail: str | None
+    species_facts: dict
+    health_tips: list[str]
+    age_category: str
+
+    @classmethod
+    def from_enriched(cls, document: dict, file_name: str) -> ResultRecord:
+        """The record of an enriched document (worker/enrichment.py builds it) written as `file_name`."""
+        metadata, original = document["metadata"], document["original_data"]
+        wikipedia = document["enriched_info"]["wikipedia"]
+        processed_at = datetime.fromisoformat(metadata["processed_at"])
+        enqueued = metadata.get("enqueued_at")
+        return cls(
+            task_id=metadata["task_id"],
+            pet_id=original["pet_id"],
+            file=file_name,
+            consumer=metadata["processed_by"],
+            processed_at=processed_at,
+            enqueued_at=_aware(datetime.fromisoformat(enqueued)) if enqueued else processed_at,
+            attempt=metadata.get("attempt", 1),
+            species=original["species"],
+            age=original["age"],
+            vaccinated=original["vaccinated"],
+            wikipedia_status=wikipedia["status"],
+            extract=wikipedia["wikipedia_extract"],
+            wikipedia_url=wikipedia["wikipedia_url"],
+            thumbnail=wikipedia["thumbnail"],
+            species_facts=document["enriched_info"]["species_facts"],
+            health_tips=document["enriched_info"]["health_tips"],
+            age_category=document["statistics"]["age_category"],
+        )
+
+    def to_document(self) -> dict:
+        """The MongoDB document: `_id` is the task id (unique: one record per task)."""
+        data = asdict(self)
+        data["_id"] = data.pop("task_id")
+        return data
+
+    @classmethod
+    def from_document(cls, document: dict) -> ResultRecord | None:
+        """A record read back (None if it is not one: it came from outside, read defensively)."""
+        try:
+            data = {name: document[name] for name in cls.__dataclass_fields__ if name != "task_id"}
+            return cls(task_id=str(document["_id"]), **data)
+        except (KeyError, TypeError):
+            return None
+
+    def is_current_for(self, *, species: str, age: int, vaccinated: bool) -> bool:
+        """Was this result made from the pet as it is now?"""
+        return (self.species, self.age, self.vaccinated) == (species, age, vaccinated)
+
+    def to_api(self) -> dict:
+        """The record as `GET /api/pets/<id>/enrichment/` shows it (links checked again)."""
+        data = asdict(self)
+        data["wikipedia_url"] = article_url(self.wikipedia_url)
+        data["thumbnail"] = image_url(self.thumbnail)
+        return data
 
 
-def _sort_key(filename: str) -> tuple[str, int]:
-    """Order results by their timestamp, then by the collision counter."""
-    stem = filename[: -len(RESULT_SUFFIX)]
-    parts = stem.split("_")
-    if len(parts) >= 4 and parts[-1].isdigit() and len(parts[-1]) < 6:
-        return ("_".join(parts[-3:-1]), int(parts[-1]))
-    return ("_".join(parts[-2:]), 0)
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

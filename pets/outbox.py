@@ -1,23 +1,29 @@
 """A transactional outbox for enrichment tasks: no pet is left without its task.
 
-The task is built and saved *with* the pet (`outbox_task`), then pushed to Redis and cleared.
-If Redis is down, or the process dies between the two, the task stays in the document and the
-relay (`manage.py relay_outbox`, a process of its own) pushes it once Redis answers. A task may
-be pushed twice (pushed, then the clearing write failed): it carries the same `task_id` both
-times, and the workers write one file per task id.
+The task is built and saved *with* the pet (`outbox_task`, in the same single insert or update),
+then pushed to Redis in one round trip that also records its id in `DELIVERED_KEY`. Nothing is
+cleared on the request path: that would be a second database write per pet. The relay
+(`manage.py relay_outbox`, a process of its own) looks at tasks staged more than
+OUTBOX_GRACE_SECONDS ago, in batches: those Redis has (their id is in `DELIVERED_KEY`) are cleared
+from their pets with one bulk write; the others (Redis was down, or the API died between the two
+steps) are pushed, then cleared. A task may be pushed twice (pushed, then the relay could not
+clear it): it carries the same `task_id` both times, and the workers process a task id once.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from django.conf import settings
-from pymongo.errors import PyMongoError
+from pymongo import UpdateOne
 
-from contracts.queue import build_task
+from contracts.queue import InvalidTask, build_task, parse_task
+from pets import task_queue
 from pets.models import Pet, utc_now
-from pets.task_queue import push_task
+from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +31,10 @@ log = logging.getLogger(__name__)
 RELAY_LEASE = timedelta(seconds=30)
 # Redis refused: when the relay tries that task again.
 RELAY_RETRY = timedelta(seconds=3)
+RELAY_BATCH = 200
 
 
-def stage_task(pet: Pet, *, reason: str) -> None:
+def stage_task(pet: Pet, *, reason: str) -> str:
     """Attach a new enrichment task to `pet`; it is saved with the pet's next `save()`."""
     task = build_task(
         pet_id=str(pet.id),
@@ -39,42 +46,61 @@ def stage_task(pet: Pet, *, reason: str) -> None:
         reason=reason,
     )
     pet.outbox_task = task.to_json()
-    # The request that saved the pet pushes the task itself; the relay waits a while before trying.
+    # The request that saved the pet pushes the task itself; the relay waits a while before looking.
     pet.outbox_due_at = utc_now() + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
+    return pet.outbox_task
 
 
-def deliver(pet: Pet) -> bool:
-    """Push the pet's staged task to Redis and clear it; False when Redis did not take it."""
-    payload = pet.outbox_task
-    if not payload or not push_task(payload):
-        return False
-    # Only clear what we pushed: a newer update may have staged another task meanwhile.
-    try:
-        Pet.objects(id=pet.id, outbox_task=payload).update_one(unset__outbox_task=True, unset__outbox_due_at=True)
-    except PyMongoError as exc:
-        # The task is queued; the relay will push it once more, and the workers skip the copy.
-        log.warning("Task of pet %s queued, but not cleared from the outbox: %s", pet.id, exc)
-    pet.outbox_task = pet.outbox_due_at = None
-    return True
+@dataclass(frozen=True)
+class RelayRound:
+    cleared: int  # tasks Redis had: cleared from their pets
+    pushed: int  # tasks Redis did not have: pushed, then cleared
+
+    @property
+    def handled(self) -> int:
+        return self.cleared + self.pushed
 
 
-RELAY_BATCH = 200
+def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
+    """One round over up to `batch` staged tasks that are due (one query, one bulk write)."""
+    now = utc_now()
+    collection = Pet._get_collection()
+    due = list(
+        collection.find({"outbox_due_at": {"$lte": now}}, {"outbox_task": 1}).sort("outbox_due_at", 1).limit(batch)
+    )
+    staged = []
+    for document in due:
+        try:
+            staged.append((document["_id"], document["outbox_task"], parse_task(document["outbox_task"]).task_id))
+        except (InvalidTask, KeyError, TypeError):
+            log.error("Pet %s has an unreadable outbox task: cleared", document["_id"])
+            staged.append((document["_id"], document.get("outbox_task"), None))
+    if not staged:
+        return RelayRound(0, 0)
+    client = get_redis()
+    known = [task_id for _, _, task_id in staged if task_id]
+    delivered = dict(zip(known, client.smismember(task_queue.DELIVERED_KEY, known), strict=True)) if known else {}
+    done = [(pet_id, payload) for pet_id, payload, task_id in staged if not task_id or delivered.get(task_id)]
+    missing = [(pet_id, payload) for pet_id, payload, task_id in staged if task_id and not delivered.get(task_id)]
+    if missing:
+        # Claim them (another relay waits out the lease), then push them all in one round trip.
+        _bulk(collection, missing, {"$set": {"outbox_due_at": now + RELAY_LEASE}})
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for _, payload in missing:
+                    task_queue.enqueue_on(pipe, payload)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("Redis did not take the outbox tasks, retrying in %ss: %s", RELAY_RETRY.seconds, exc)
+            _bulk(collection, missing, {"$set": {"outbox_due_at": now + RELAY_RETRY}})
+            missing = []
+    _bulk(collection, done + missing, {"$unset": {"outbox_task": True, "outbox_due_at": True}})
+    if known:
+        client.srem(task_queue.DELIVERED_KEY, *known)
+    return RelayRound(cleared=len(done), pushed=len(missing))
 
 
-def relay_due(batch: int = RELAY_BATCH) -> int:
-    """Push up to `batch` staged tasks that are due; returns how many went to Redis."""
-    sent = 0
-    while sent < batch:
-        now = utc_now()
-        pet = (
-            Pet.objects(outbox_due_at__lte=now)
-            .order_by("outbox_due_at")
-            .modify(set__outbox_due_at=now + RELAY_LEASE, new=True)
-        )
-        if pet is None:
-            break
-        if not deliver(pet):
-            Pet.objects(id=pet.id, outbox_task=pet.outbox_task).update_one(set__outbox_due_at=now + RELAY_RETRY)
-            break  # Redis is not answering: try again on the next round
-        sent += 1
-    return sent
+def _bulk(collection, pets: list[tuple], change: dict) -> None:  # noqa: ANN001 (a pymongo Collection)
+    """Apply `change` to these pets, unless a newer task was staged on one meanwhile."""
+    if pets:
+        collection.bulk_write([UpdateOne({"_id": pet_id, "outbox_task": payload}, change) for pet_id, payload in pets])

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from bson import ObjectId
 from django.conf import settings
-from mongoengine.queryset import QuerySet
 from pymongo.errors import PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from contracts.links import article_url, image_url
-from contracts.results import latest_results
+from contracts.results import RESULTS_COLLECTION, ResultRecord
 from contracts.task_status import DONE, FINAL_STATES, TaskStatus
+from pets import counts
 from pets.models import Pet, species_key
+from pets.pagination import PROJECTION, Cursor, keyset_page, offset_page
+from pets.serializers import pet_output
 from pets.task_queue import enrichment_states
 
 
@@ -27,20 +27,50 @@ def pet_get(pet_id: str) -> Pet | None:
     return Pet.objects(id=pet_id).first()
 
 
-def pet_list(*, species: str | None = None, vaccinated: bool | None = None) -> QuerySet:
-    """Pets newest first (id breaks ties, so pages never overlap), filtered on indexed keys."""
+def pet_filters(*, species: str | None = None, vaccinated: bool | None = None) -> dict:
+    """The list query's filters, on indexed keys only (never a regex)."""
     filters: dict[str, object] = {}
     if species:
         filters["species_key"] = species_key(species)
     if vaccinated is not None:
         filters["vaccinated"] = vaccinated
-    return Pet.objects(**filters).order_by("-created_at", "-id")
+    return filters
 
 
-def pets_by_ids(pet_ids: list[str]) -> dict[str, Pet]:
-    """The pets among `pet_ids` that exist, by id (one query)."""
-    valid = [pet_id for pet_id in pet_ids if ObjectId.is_valid(pet_id)]
-    return {str(pet.id): pet for pet in Pet.objects(id__in=valid)} if valid else {}
+@dataclass(frozen=True)
+class PetPage:
+    pets: list[dict]  # output form (pet_output)
+    next_cursor: Cursor | None
+    total: int
+
+
+def pet_page(
+    *,
+    species: str | None = None,
+    vaccinated: bool | None = None,
+    limit: int = 100,
+    cursor: Cursor | None = None,
+    offset: int = 0,
+) -> PetPage:
+    """One page of pets, newest first, and the total: work bounded by `limit`, not by the number
+    of pets (pets/pagination.py; `offset` alone, for compatibility, costs O(offset))."""
+    filters = pet_filters(species=species, vaccinated=vaccinated)
+    if offset and cursor is None:
+        documents = offset_page(filters, limit=limit + 1, offset=offset)
+        next_cursor = Cursor.after(documents[limit - 1]) if len(documents) > limit else None
+        documents = documents[:limit]
+    else:
+        documents, next_cursor = keyset_page(filters, limit=limit, after=cursor)
+    total = counts.count(filters.get("species_key"), vaccinated, lambda: Pet._get_collection().count_documents(filters))
+    return PetPage([pet_output(document) for document in documents], next_cursor, total)
+
+
+def pets_by_ids(pet_ids: list[str]) -> dict[str, dict]:
+    """The pets among `pet_ids` that exist, by id, in output form (one query)."""
+    valid = [ObjectId(pet_id) for pet_id in pet_ids if ObjectId.is_valid(pet_id)]
+    if not valid:
+        return {}
+    return {str(doc["_id"]): pet_output(doc) for doc in Pet._get_collection().find({"_id": {"$in": valid}}, PROJECTION)}
 
 
 @dataclass(frozen=True)
@@ -52,8 +82,8 @@ class PetRow:
     rows are not polled again.
     """
 
-    pet: Pet
-    result: dict | None
+    pet: dict  # output form (pet_output)
+    result: ResultRecord | None
     status: TaskStatus | None
     state: str
 
@@ -64,7 +94,16 @@ class PetRow:
     @property
     def version(self) -> str:
         """Changes whenever what the row shows changes: the page replaces a row only then."""
-        return "|".join([self.state, self.status.at if self.status else "", self.result["file"] if self.result else ""])
+        return "|".join([self.state, self.status.at if self.status else "", self.result.file if self.result else ""])
+
+    @property
+    def wikipedia_url(self) -> str | None:
+        """Only https links to Wikipedia and its image host reach the page (contracts/links.py)."""
+        return article_url(self.result.wikipedia_url) if self.result else None
+
+    @property
+    def thumbnail(self) -> str | None:
+        return image_url(self.result.thumbnail) if self.result else None
 
     @property
     def next_attempt_at(self) -> datetime | None:
@@ -74,22 +113,26 @@ class PetRow:
             return None
 
 
-def enrichment_state(result: dict | None, status: TaskStatus | None) -> str:
-    if result is not None and result["current"]:
+def enrichment_state(pet: dict, result: ResultRecord | None, status: TaskStatus | None) -> str:
+    """`pet` in output form (or any mapping with species, age and vaccinated)."""
+    if result is not None and result.is_current_for(
+        species=pet["species"], age=pet["age"], vaccinated=pet["vaccinated"]
+    ):
         return DONE
     if status is not None:
         return status.state
     return "stale" if result is not None else "pending"
 
 
-def pet_rows(pets: list[Pet], processed_dir: Path) -> list[PetRow]:
-    """The page's rows for `pets`: one folder scan for results, one Redis read for states."""
-    results = enrichment_results(pets, processed_dir)
-    states = enrichment_states([str(pet.id) for pet in pets])
+def pet_rows(pets: list[dict]) -> list[PetRow]:
+    """The page's rows for `pets` (output form): one query for their results, one Redis read for
+    their states."""
+    pet_ids = [pet["id"] for pet in pets]
+    results, states = latest_results(pet_ids), enrichment_states(pet_ids)
     rows = []
     for pet in pets:
-        result, status = results.get(str(pet.id)), states.get(str(pet.id))
-        rows.append(PetRow(pet, result, status, enrichment_state(result, status)))
+        result, status = results.get(pet["id"]), states.get(pet["id"])
+        rows.append(PetRow(pet, result, status, enrichment_state(pet, result, status)))
     return rows
 
 
@@ -118,37 +161,22 @@ def database_address() -> str:
     return ",".join(f"{host}:{port}" for host, port in hosts)
 
 
-def enrichment_results(pets: list[Pet], processed_dir: Path) -> dict[str, dict]:
-    """For each pet with an enriched file, the parts of its latest one worth showing, by pet id."""
-    files = latest_results(processed_dir, {str(pet.id) for pet in pets})
-    found = {}
-    for pet in pets:
-        path = files.get(str(pet.id))
-        result = _read_result(path, pet) if path else None
-        if result:
-            found[str(pet.id)] = result
+def latest_results(pet_ids: list[str]) -> dict[str, ResultRecord]:
+    """The newest result record of each of these pets, by pet id (one query on the
+    (pet_id, enqueued_at) index; never a folder listing, whatever the number of results)."""
+    if not pet_ids:
+        return {}
+    cursor = (
+        Pet._get_db()[RESULTS_COLLECTION].find({"pet_id": {"$in": pet_ids}}).sort([("pet_id", 1), ("enqueued_at", -1)])
+    )
+    found: dict[str, ResultRecord] = {}
+    for document in cursor:
+        if document.get("pet_id") not in found and (record := ResultRecord.from_document(document)):
+            found[record.pet_id] = record
     return found
 
 
-def _read_result(path: Path, pet: Pet) -> dict | None:
-    """A result file is data from outside (Wikipedia): read defensively, None if unreadable."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        original = document["original_data"]
-        enriched = document["enriched_info"]
-        return {
-            "file": path.name,
-            "processed_by": document["metadata"]["processed_by"],
-            # Stale when the pet changed since: species, age or vaccination differ.
-            "current": (original.get("species"), original.get("age"), original.get("vaccinated"))
-            == (pet.species, pet.age, pet.vaccinated),
-            "extract": enriched["wikipedia"].get("wikipedia_extract"),
-            # Only https links to Wikipedia and its image host reach the page (contracts/links.py).
-            "wikipedia_url": article_url(enriched["wikipedia"].get("wikipedia_url")),
-            "thumbnail": image_url(enriched["wikipedia"].get("thumbnail")),
-            "facts": enriched["species_facts"],
-            "tips": enriched["health_tips"],
-            "age_category": document["statistics"]["age_category"],
-        }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+def latest_result(pet_id: str) -> ResultRecord | None:
+    """The pet's newest result record, or None when no worker has finished one yet."""
+    document = Pet._get_db()[RESULTS_COLLECTION].find_one({"pet_id": pet_id}, sort=[("enqueued_at", -1)])
+    return ResultRecord.from_document(document) if document else None

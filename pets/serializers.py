@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 
 from rest_framework import serializers
 
@@ -89,8 +90,29 @@ class PetOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+def pet_output(document: dict) -> dict:
+    """A pet's stored document as the API shows it: PetOutputSerializer's fields, built directly
+    (a serializer instance per pet costs more than the rest of a list request)."""
+    return {
+        "id": str(document["_id"]),
+        "name": document["name"],
+        "species": document["species"],
+        "age": document["age"],
+        "owner": document["owner"],
+        "vaccinated": document.get("vaccinated", False),
+        "created_at": _iso(document["created_at"]),
+        "updated_at": _iso(document["updated_at"]),
+    }
+
+
+def _iso(when: datetime) -> str:
+    """As DRF renders datetimes: ISO 8601, UTC as `Z`."""
+    text = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def pet_to_dict(pet: Pet) -> dict:
-    return PetOutputSerializer(pet).data
+    return pet_output(pet.to_mongo())
 
 
 class PetListQuerySerializer(serializers.Serializer):
@@ -101,7 +123,12 @@ class PetListQuerySerializer(serializers.Serializer):
         choices=["true", "false"], required=False, help_text="`true` or `false`; anything else is a 400."
     )
     limit = StrictIntegerField(required=False, min_value=1, max_value=500, default=100)
-    offset = StrictIntegerField(required=False, min_value=0, max_value=10_000_000, default=0)
+    cursor = StrictCharField(
+        required=False, max_length=200, help_text="Where the next page starts: the `cursor` of a `Link: rel=next` URL."
+    )
+    offset = StrictIntegerField(
+        required=False, min_value=0, max_value=10_000_000, default=0, help_text="Deprecated: use `cursor`."
+    )
 
 
 class PetCreatedSerializer(serializers.Serializer):
@@ -142,3 +169,36 @@ class RedisStatsSerializer(serializers.Serializer):
     redis_version = serializers.CharField()
     uptime_in_seconds = serializers.IntegerField()
     used_memory_human = serializers.CharField()
+
+
+class EnrichmentSerializer(serializers.Serializer):
+    """`GET /api/pets/<id>/enrichment/`: the pet's newest result (contracts/results.ResultRecord)."""
+
+    status = serializers.ChoiceField(
+        choices=["queued", "processing", "retrying", "dead", "done", "stale"],
+        help_text="Where the pet's enrichment stands: `done` when this result matches the pet as it is now.",
+    )
+    task_id = serializers.CharField()
+    pet_id = serializers.CharField()
+    file = serializers.CharField(help_text="The enriched JSON file's name in PROCESSED_DIR.")
+    consumer = serializers.CharField()
+    processed_at = serializers.DateTimeField()
+    enqueued_at = serializers.DateTimeField()
+    attempt = serializers.IntegerField()
+    species = serializers.CharField()
+    age = serializers.IntegerField()
+    vaccinated = serializers.BooleanField()
+    wikipedia_status = serializers.ChoiceField(choices=["found", "not_found", "disambiguation"])
+    extract = serializers.CharField(allow_null=True)
+    wikipedia_url = serializers.URLField(allow_null=True)
+    thumbnail = serializers.URLField(allow_null=True)
+    species_facts = serializers.DictField(child=serializers.CharField())
+    health_tips = serializers.ListField(child=serializers.CharField())
+    age_category = serializers.CharField()
+
+
+class EnrichmentMissingSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["queued", "processing", "retrying", "dead"], required=False, help_text="When it is known."
+    )

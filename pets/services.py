@@ -1,7 +1,8 @@
 """Writes: create, update and delete pets, queueing enrichment where its inputs change.
 
-Each task is saved with the pet first (pets/outbox.py), then pushed to Redis: a pet saved while
-Redis is down is still enriched once Redis is back.
+Each task is saved with the pet in the same write (pets/outbox.py), then pushed to Redis: a pet
+saved while Redis is down is still enriched once Redis is back. The list counts (pets/counts.py)
+are adjusted in the same Redis round trip.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
-from pets import outbox, task_queue
+from pets import counts, outbox, task_queue
 from pets.models import Pet, utc_now
 
 # What the enriched file depends on beyond the name: a change to one of these is re-enriched.
@@ -24,10 +25,12 @@ class PetWrite:
 
 
 def pet_create(*, name: str, species: str, age: int, owner: str, vaccinated: bool = False) -> PetWrite:
+    """One database write (the pet with its task), then one Redis round trip (the task queued)."""
     pet = Pet(id=ObjectId(), name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
-    outbox.stage_task(pet, reason="created")
-    pet.save()
-    return PetWrite(pet=pet, task_queued=outbox.deliver(pet))
+    payload = outbox.stage_task(pet, reason="created")
+    pet.save(force_insert=True)
+    added = [(1, counts.signatures_of(pet.species_key, pet.vaccinated))]
+    return PetWrite(pet=pet, task_queued=task_queue.enqueue(payload, count_changes=added))
 
 
 def pet_update(pet: Pet, **changes: object) -> PetWrite:
@@ -36,20 +39,25 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
     `task_queued` is None when nothing enrichment depends on changed.
     """
     changed = {field for field, value in changes.items() if getattr(pet, field) != value}
+    before = counts.signatures_of(pet.species_key, pet.vaccinated)
     for field, value in changes.items():
         setattr(pet, field, value)
     if not changed:
         return PetWrite(pet=pet, task_queued=None)
     pet.updated_at = utc_now()
-    needs_enrichment = bool(changed & ENRICHMENT_FIELDS)
-    if needs_enrichment:
-        outbox.stage_task(pet, reason="updated")
-    pet.save()
-    return PetWrite(pet=pet, task_queued=outbox.deliver(pet) if needs_enrichment else None)
+    payload = outbox.stage_task(pet, reason="updated") if changed & ENRICHMENT_FIELDS else None
+    pet.save()  # validates and sets species_key (Pet.clean)
+    after = counts.signatures_of(pet.species_key, pet.vaccinated)
+    moved = [(-1, before), (1, after)] if before != after else []
+    if payload is None:
+        if moved:
+            task_queue.adjust_counts(moved)
+        return PetWrite(pet=pet, task_queued=None)
+    return PetWrite(pet=pet, task_queued=task_queue.enqueue(payload, count_changes=moved))
 
 
 def pet_delete(pet: Pet) -> None:
     """Delete the pet and its enrichment state. Its result files stay: they are the workers'
     record of what was processed (remove them from PROCESSED_DIR by hand if you must)."""
     pet.delete()
-    task_queue.forget_pet(str(pet.id))
+    task_queue.forget_pet(str(pet.id), count_changes=[(-1, counts.signatures_of(pet.species_key, pet.vaccinated))])

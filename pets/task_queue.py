@@ -7,30 +7,43 @@ relay sends it once Redis is back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import redis
 
 from contracts.queue import TASKS_KEY, parse_task, utc_now_iso
 from contracts.queue_state import queue_counts
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
+from pets import counts
 from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
+# Ids of tasks Redis has taken; the outbox relay clears those from their pets (pets/outbox.py).
+DELIVERED_KEY = "pets:outbox:delivered"
 
-def push_task(payload: str) -> bool:
-    """RPUSH a task and mark its pet's enrichment queued; False (and a warning) when Redis cannot take it."""
-    task = parse_task(payload)
-    status = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
+
+def enqueue(payload: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -> bool:
+    """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued and adjust
+    the list counts, in one round trip; False (and a warning) when Redis cannot take it."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
-            pipe.rpush(TASKS_KEY, payload)
-            pipe.hset(STATUS_KEY, task.pet_id, status.to_json())
+            enqueue_on(pipe, payload)
+            for delta, signatures in count_changes:
+                counts.adjust(pipe, delta, signatures)
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not queue an enrichment task: %s", exc)
         return False
     return True
+
+
+def enqueue_on(pipe: redis.client.Pipeline, payload: str) -> None:
+    """Queue the commands that push one task on `pipe` (the caller executes it)."""
+    task = parse_task(payload)
+    pipe.rpush(TASKS_KEY, payload)
+    pipe.sadd(DELIVERED_KEY, task.task_id)
+    pipe.hset(STATUS_KEY, task.pet_id, TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json())
 
 
 def redis_ping() -> bool:
@@ -79,9 +92,25 @@ def enrichment_states(pet_ids: list[str]) -> dict[str, TaskStatus]:
     return {pet_id: status for pet_id, status in states.items() if status is not None}
 
 
-def forget_pet(pet_id: str) -> None:
-    """Drop a deleted pet's enrichment state (best effort: a leftover entry is never shown)."""
+def forget_pet(pet_id: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -> None:
+    """Drop a deleted pet's enrichment state and count it out (best effort: a leftover entry is
+    never shown, and the counts heal when they expire)."""
     try:
-        get_redis().hdel(STATUS_KEY, pet_id)
+        with get_redis().pipeline(transaction=True) as pipe:
+            pipe.hdel(STATUS_KEY, pet_id)
+            for delta, signatures in count_changes:
+                counts.adjust(pipe, delta, signatures)
+            pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not drop the enrichment state of pet %s: %s", pet_id, exc)
+
+
+def adjust_counts(count_changes: Sequence[tuple[int, list[str]]]) -> None:
+    """Adjust the list counts after a change that queues no task (best effort, as above)."""
+    try:
+        with get_redis().pipeline(transaction=True) as pipe:
+            for delta, signatures in count_changes:
+                counts.adjust(pipe, delta, signatures)
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("Could not adjust the list counts: %s", exc)

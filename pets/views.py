@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import redis
 from bson import ObjectId
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from pymongo.errors import ConnectionFailure
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,8 +18,10 @@ from rest_framework.views import APIView
 from pets import selectors, services
 from pets.errors import DATABASE_UNAVAILABLE
 from pets.models import Pet
-from pets.pagination import paginate, pagination_headers
+from pets.pagination import Cursor, InvalidCursor, pagination_headers
 from pets.serializers import (
+    EnrichmentMissingSerializer,
+    EnrichmentSerializer,
     ErrorSerializer,
     MessageSerializer,
     PetCreatedSerializer,
@@ -31,7 +32,7 @@ from pets.serializers import (
     RedisStatsSerializer,
     pet_to_dict,
 )
-from pets.task_queue import queue_stats, redis_ping
+from pets.task_queue import enrichment_states, queue_stats, redis_ping
 
 QUEUED_INFO = "Task sent to workers for processing. Enriched data will be generated."
 ERRORS = {
@@ -53,16 +54,15 @@ class PetCollectionView(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         vaccinated = params.get("vaccinated")
-        pets, total = paginate(
-            selectors.pet_list(
-                species=params.get("species"),
-                vaccinated=None if vaccinated is None else vaccinated == "true",
-            ),
+        page = selectors.pet_page(
+            species=params.get("species"),
+            vaccinated=None if vaccinated is None else vaccinated == "true",
             limit=params["limit"],
+            cursor=parse_cursor(params.get("cursor")),
             offset=params["offset"],
         )
-        headers = pagination_headers(request, limit=params["limit"], offset=params["offset"], total=total)
-        return Response(PetOutputSerializer(pets, many=True).data, headers=headers)
+        headers = pagination_headers(request, next_cursor=page.next_cursor, total=page.total)
+        return Response(page.pets, headers=headers)
 
     @extend_schema(
         request=PetInputSerializer,
@@ -81,6 +81,13 @@ class PetCollectionView(APIView):
         if result.task_queued:
             body["info"] = QUEUED_INFO
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    try:
+        return Cursor.decode(text) if text else None
+    except InvalidCursor as exc:
+        raise ValidationError({"cursor": [str(exc)]}) from None
 
 
 def get_pet_or_404(pet_id: str) -> Pet:
@@ -127,6 +134,29 @@ class PetDetailView(APIView):
         return Response({"message": "Pet deleted successfully"})
 
 
+class PetEnrichmentView(APIView):
+    @extend_schema(
+        responses={
+            200: EnrichmentSerializer,
+            401: ERRORS[401],
+            404: OpenApiResponse(EnrichmentMissingSerializer, description="Unknown pet, or no result yet"),
+            503: ERRORS[503],
+        },
+        summary="The pet's newest enrichment result",
+    )
+    def get(self, request: Request, pet_id: str) -> Response:
+        pet = get_pet_or_404(pet_id)
+        result = selectors.latest_result(pet_id)
+        status_entry = enrichment_states([pet_id]).get(pet_id)
+        if result is None:
+            body = {"error": "No enrichment result yet"}
+            if status_entry is not None:
+                body["status"] = status_entry.state
+            return Response(body, status=status.HTTP_404_NOT_FOUND)
+        state = selectors.enrichment_state(pet, result, status_entry)
+        return Response(EnrichmentSerializer({"status": state, **result.to_api()}).data)
+
+
 class RedisStatsView(APIView):
     @extend_schema(
         responses={
@@ -160,23 +190,28 @@ PAGE_SIZE = 100
 
 
 def pets_page(request: HttpRequest) -> HttpResponse:
-    """The public HTML list (as the seed's), with each pet's enrichment status and results."""
-    query = PetListQuerySerializer(data={"offset": request.GET.get("offset", "0")})
+    """The public HTML list (as the original Pet App's), with each pet's enrichment state and result.
+
+    Pages by cursor, like the API (`?cursor=` from the "Older" link); `?offset=` still works.
+    """
+    query = PetListQuerySerializer(data={k: v for k, v in request.GET.items() if k in ("offset", "cursor")})
     if not query.is_valid():
         return JsonResponse({"error": "Invalid input", "fields": query.errors}, status=400)
-    offset = query.validated_data["offset"]
     try:
-        pets, total = paginate(selectors.pet_list(), limit=PAGE_SIZE, offset=offset)
+        cursor = Cursor.decode(query.validated_data["cursor"]) if query.validated_data.get("cursor") else None
+    except InvalidCursor as exc:
+        return JsonResponse({"error": "Invalid input", "fields": {"cursor": [str(exc)]}}, status=400)
+    try:
+        page = selectors.pet_page(limit=PAGE_SIZE, cursor=cursor, offset=query.validated_data["offset"])
     except ConnectionFailure:
         return with_content_security_policy(
             render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
         )
     context = {
-        "rows": selectors.pet_rows(pets, settings.PROCESSED_DIR),
-        "total": total,
-        "offset": offset,
-        "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < total else None,
-        "prev_offset": min(offset - PAGE_SIZE, max(total - PAGE_SIZE, 0)) if offset else None,
+        "rows": selectors.pet_rows(page.pets),
+        "total": page.total,
+        "paged": bool(cursor or query.validated_data["offset"]),
+        "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
     }
     return with_content_security_policy(render(request, "pets/pets_list.html", context))
 
@@ -197,7 +232,7 @@ def pet_rows(request: HttpRequest) -> JsonResponse:
         pets = selectors.pets_by_ids(ids)
     except ConnectionFailure:
         return JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
-    rows = {str(row.pet.id): row for row in selectors.pet_rows(list(pets.values()), settings.PROCESSED_DIR)}
+    rows = {row.pet["id"]: row for row in selectors.pet_rows(list(pets.values()))}
     body = []
     for pet_id in ids:
         row = rows.get(pet_id)

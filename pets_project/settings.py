@@ -170,7 +170,7 @@ SUPERUSER_EMAIL = env.get("DJANGO_SUPERUSER_EMAIL") or "admin@example.com"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["pets.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pets.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pets.errors.api_exception_handler",

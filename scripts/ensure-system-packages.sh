@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages `make run` and `make test` need, if any is missing:
-# redis-server (both), and chromium for the browser tests of the page (`make test` only).
+# redis-server (both), chromium for the browser tests of the page and wrk for the benchmark
+# (`make test` runs a smoke run of `make bench`).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [[ "${1:-}" == "--with-browser" ]]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+fi
+if [[ "${1:-}" == "--with-bench" ]]; then
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

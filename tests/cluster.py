@@ -98,6 +98,8 @@ class Cluster:
         env = base_env(
             CONSUMER_ID=consumer_id,
             REDIS_URL=self.redis_url,
+            MONGODB_URI=self.mongo_uri,
+            MONGODB_TIMEOUT_MS="1500",
             PROCESSED_DIR=str(self.processed_dir),
             WIKIPEDIA_API_URL=self.wikipedia_url,
             **self.consumer_env,

@@ -26,6 +26,7 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from contracts.results import RESULTS_COLLECTION
 from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, stop_all, wait_until
 
 ADMIN_USERNAME = "admin"
@@ -224,8 +225,10 @@ def _clean_state(request):
     names = request.fixturenames
     if "redis_server" in names:
         request.getfixturevalue("redis_server").client().flushdb()
-    if "pets_collection" in names or "api_server" in names:
-        request.getfixturevalue("pets_collection").delete_many({})
+    if "pets_collection" in names or "api_server" in names or "mongo_uri" in names:
+        pets = request.getfixturevalue("pets_collection")
+        pets.delete_many({})
+        pets.database[RESULTS_COLLECTION].delete_many({})
     if "api_server" in names:
         processed = request.getfixturevalue("api_server").processed_dir
         shutil.rmtree(processed, ignore_errors=True)
@@ -285,7 +288,7 @@ def wikipedia(httpserver):
 
 
 @pytest.fixture
-def start_consumer(redis_server, wikipedia, tmp_path, logs_dir):
+def start_consumer(redis_server, mongo_uri, wikipedia, tmp_path, logs_dir):
     """Start real `consumer.py` processes; all are stopped (SIGTERM) at the end of the test."""
     started: list[Process] = []
 
@@ -293,6 +296,7 @@ def start_consumer(redis_server, wikipedia, tmp_path, logs_dir):
         env = base_env(
             CONSUMER_ID=consumer_id,
             REDIS_URL=redis_server.url,
+            MONGODB_URI=mongo_uri,
             PROCESSED_DIR=str(tmp_path / "processed_data"),
             WIKIPEDIA_API_URL=wikipedia.url_for(WIKIPEDIA_PREFIX),
             WIKIPEDIA_TIMEOUT_SECONDS="1",

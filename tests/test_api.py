@@ -161,17 +161,46 @@ def test_pagination_with_link_and_total_headers(api):
     page1 = api.get("/api/pets/?limit=2")
     assert [p["id"] for p in page1.json()] == newest_first[:2]
     assert page1.headers["X-Total-Count"] == "5"
-    assert 'rel="next"' in page1.headers["Link"] and 'rel="prev"' not in page1.headers["Link"]
+    assert set(page1.links) == {"next"}
     next_url = page1.links["next"]["url"]
-    assert parse_qs(urlparse(next_url).query) == {"limit": ["2"], "offset": ["2"]}
+    query = parse_qs(urlparse(next_url).query)
+    assert query["limit"] == ["2"] and set(query) == {"limit", "cursor"}  # keyset: a cursor, not an offset
 
     page2 = api.session.get(next_url)
     assert [p["id"] for p in page2.json()] == newest_first[2:4]
-    assert set(page2.links) == {"next", "prev"}
+    assert set(page2.links) == {"next"}
 
     page3 = api.session.get(page2.links["next"]["url"])
     assert [p["id"] for p in page3.json()] == newest_first[4:]
-    assert set(page3.links) == {"prev"}
+    assert "Link" not in page3.headers
+    # The original Pet App's offsets still work.
+    assert [p["id"] for p in api.get("/api/pets/?limit=2&offset=2").json()] == newest_first[2:4]
+
+
+def test_counts_follow_creates_updates_and_deletes(api):
+    """X-Total-Count is kept in Redis, not counted per request: every write must keep it right."""
+    cat = api.create_pet(species="Cat", vaccinated=True)
+    api.create_pet(species="Dog", vaccinated=False)
+
+    def total(query: str) -> int:
+        return int(api.get(f"/api/pets/?{query}").headers["X-Total-Count"])
+
+    assert (total(""), total("species=cat"), total("vaccinated=true"), total("species=cat&vaccinated=true")) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    api.put(f"/api/pets/{cat['id']}/", json={"species": "Dog", "vaccinated": False})
+    assert (total(""), total("species=cat"), total("species=dog"), total("vaccinated=false")) == (2, 0, 2, 2)
+    api.delete(f"/api/pets/{cat['id']}/")
+    assert (total(""), total("species=dog"), total("vaccinated=false")) == (1, 1, 1)
+
+
+def test_a_forged_cursor_is_a_400(api):
+    response = api.get("/api/pets/?cursor=not-a-cursor")
+    assert response.status_code == 400
+    assert response.json()["fields"]["cursor"] == ["Invalid cursor: use the one a Link header gave."]
 
 
 # --- update and delete --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, datetime
@@ -98,14 +99,27 @@ def test_a_redelivered_task_keeps_its_first_file(tmp_path):
     assert len(os.listdir(tmp_path)) == 2
 
 
-def test_latest_results_picks_the_newest_file_per_pet(tmp_path):
-    results.write_result(tmp_path, "p1", "Luna", WHEN, doc("a"))
-    newest, _ = results.write_result(tmp_path, "p1", "Luna", WHEN.replace(second=59), doc("b"))
-    results.write_result(tmp_path, "p2", "Rex", WHEN, doc("c"))
-    (tmp_path / ".p1_Luna.tmp").write_text("partial")
-    found = results.latest_results(tmp_path, {"p1", "p3"})
-    assert found == {"p1": newest}
-    assert results.latest_results(tmp_path / "missing", {"p1"}) == {}
+def test_result_record_round_trip_from_the_enriched_document():
+    from contracts.queue import build_task
+    from contracts.results import ResultRecord
+    from worker.enrichment import build_document
+    from worker.wikipedia import FOUND, Summary
+
+    task = build_task(pet_id="p1", name="Luna", species="Cat", age=3, owner="Ana", vaccinated=False, reason="created")
+    summary = Summary(FOUND, "Cat", "A cat.", "https://en.wikipedia.org/wiki/Cat", "https://upload.wikimedia.org/c.jpg")
+    document = build_document(task, summary, consumer_name="Consumer-2", processed_at=WHEN, duration_seconds=0.1)
+    record = ResultRecord.from_enriched(document, "p1_Luna_20260203_134940.json")
+    assert record.task_id == task.task_id and record.pet_id == "p1" and record.consumer == "Consumer-2"
+    assert record.enqueued_at == task.enqueued_datetime() and record.attempt == 1
+    assert record.health_tips == document["enriched_info"]["health_tips"] and record.age_category == "Adult"
+    stored = record.to_document()
+    assert stored["_id"] == task.task_id and "task_id" not in stored
+    assert ResultRecord.from_document(stored) == record
+    assert ResultRecord.from_document({"_id": "x"}) is None
+    assert record.is_current_for(species="Cat", age=3, vaccinated=False)
+    assert not record.is_current_for(species="Cat", age=4, vaccinated=False)
+    hostile = dataclasses.replace(record, wikipedia_url="javascript:alert(1)", thumbnail="http://10.0.0.1/x")
+    assert hostile.to_api()["wikipedia_url"] is None and hostile.to_api()["thumbnail"] is None
 
 
 @pytest.mark.parametrize(

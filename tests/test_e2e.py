@@ -20,7 +20,7 @@ SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot", "Turtle", "Horse", "Ferr
 
 
 @pytest.fixture
-def three_consumers(api_server, redis_server, wikipedia, tmp_path):
+def three_consumers(api_server, redis_server, mongo_uri, wikipedia, tmp_path):
     """Consumer-1..3 writing into the folder the API reads, as in docker compose."""
 
     answer_slowly(wikipedia, 0.2)  # Wikipedia is not instant: work spreads over the consumers
@@ -29,6 +29,7 @@ def three_consumers(api_server, redis_server, wikipedia, tmp_path):
         env = base_env(
             CONSUMER_ID=consumer_id,
             REDIS_URL=redis_server.url,
+            MONGODB_URI=mongo_uri,
             PROCESSED_DIR=str(api_server.processed_dir),
             WIKIPEDIA_API_URL=wikipedia.url_for(WIKIPEDIA_PREFIX),
             WIKIPEDIA_CACHE_SECONDS="0",  # every task asks Wikipedia: each takes a while

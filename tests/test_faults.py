@@ -125,6 +125,7 @@ def test_a_dead_consumers_task_is_recovered_within_30s_by_default(tmp_path, wiki
     cluster = Cluster(tmp_path, logs, wikipedia.url_for(WIKIPEDIA_PREFIX))  # default heartbeat and reaper
     try:
         cluster.start_redis()
+        cluster.start_mongo()  # consumers record their results there
         doomed = cluster.start_consumer("1")
         client = cluster.redis.client()
         client.rpush("pets:tasks", json.dumps({**pet(1), "species": "Cat", "pet_id": "a" * 24, "vaccinated": False}))
@@ -155,6 +156,7 @@ def test_a_slow_task_is_never_taken_from_a_live_consumer(cluster, wikipedia):
     wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_handler(answer)
     cluster.consumer_env["WIKIPEDIA_TIMEOUT_SECONDS"] = "8"
     cluster.start_redis()
+    cluster.start_mongo()  # consumers record their results there
     cluster.start_consumer("1")
     cluster.start_consumer("2")
     cluster.redis.client().rpush(
@@ -172,6 +174,7 @@ def test_a_frozen_consumer_that_wakes_up_writes_no_second_file(cluster, wikipedi
     stale one finishes too, finds the file of the same task and leaves it as it is."""
     answer_slowly(wikipedia, 1)
     cluster.start_redis()
+    cluster.start_mongo()  # consumers record their results there
     stale = cluster.start_consumer("1")
     cluster.redis.client().rpush("pets:tasks", json.dumps({**pet(1), "species": "Cat", "pet_id": "d" * 24}))
     wait_until(lambda: "Processing pet" in stale.output())
@@ -192,6 +195,7 @@ def test_second_sigterm_exits_at_once_and_the_task_is_recovered(cluster, wikiped
     answer_slowly(wikipedia, 3)
     cluster.consumer_env["WIKIPEDIA_TIMEOUT_SECONDS"] = "8"
     cluster.start_redis()
+    cluster.start_mongo()  # consumers record their results there
     first = cluster.start_consumer("1")
     cluster.redis.client().rpush(
         "pets:tasks", json.dumps({**pet(1), "species": "Cat", "pet_id": "c" * 24, "vaccinated": True})

@@ -12,7 +12,6 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -157,10 +156,8 @@ def test_past_the_last_page_there_is_a_way_back(api, anon):
     html = anon.get("/?offset=500").text
     assert "No pets on this page." in html and 'href="./"' in html and "No pets yet" not in html
     response = api.get("/api/pets/?limit=2&offset=500")
-    assert response.json() == []
-    prev = urlsplit(response.headers["Link"].split(">")[0].lstrip("<"))
-    assert parse_qs(prev.query) == {"limit": ["2"], "offset": ["1"]}  # the last page that has pets
-    assert [pet["name"] for pet in api.get(f"{prev.path}?{prev.query}").json()] == ["B", "A"]
+    assert response.json() == [] and "Link" not in response.headers  # no link to yet another empty page
+    assert response.headers["X-Total-Count"] == "3"
 
 
 @pytest.mark.parametrize(("target", "expected"), [("status", '"live_consumers"'), ("dead-letters", "0 dead letter(s)")])

@@ -37,25 +37,26 @@ def test_page_shows_empty_state(anon, api_server):
     assert "No pets yet" in anon.get("/").text
 
 
-def test_links_from_result_files_must_be_https(anon, api, api_server):
-    """A result file is data from outside (Wikipedia): no javascript: link or image reaches the page."""
+def test_links_from_result_records_must_go_to_wikipedia(anon, api, pets_collection):
+    """A result is data from outside (Wikipedia): no javascript: link or foreign image reaches the page."""
     from datetime import UTC, datetime
 
-    from contracts.results import write_result
+    from contracts.results import RESULTS_COLLECTION, ResultRecord
 
     pet = api.create_pet(name="Mishi")
     document = {
-        "metadata": {"task_id": "t-1", "processed_by": "Consumer-1"},
+        "metadata": {"task_id": "t-1", "processed_by": "Consumer-1", "processed_at": datetime.now(UTC).isoformat()},
         "original_data": {"pet_id": pet["id"], "species": "Cat", "age": 3, "vaccinated": True},
         "enriched_info": {
             "wikipedia": {"wikipedia_extract": "<script>x</script>", "wikipedia_url": "javascript:alert(1)",
-                          "thumbnail": "data:text/html,evil"},
+                          "thumbnail": "data:text/html,evil", "status": "found"},
             "species_facts": {"lifespan": "1", "group": "g", "diet": "d", "fun_fact": "f"},
             "health_tips": ["<b>tip</b>"],
         },
         "statistics": {"age_category": "Adult"},
     }  # fmt: skip
-    write_result(api_server.processed_dir, pet["id"], "Mishi", datetime.now(UTC), document)
+    record = ResultRecord.from_enriched(document, "Mishi.json")
+    pets_collection.database[RESULTS_COLLECTION].insert_one(record.to_document())
     html = anon.get("/").text
     assert "Enriched" in html
     assert "javascript:" not in html and "data:text/html" not in html

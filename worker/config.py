@@ -10,6 +10,7 @@ from pathlib import Path
 from contracts.redis_url import redis_url_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/pets_database"  # the API's default too
 DEFAULT_WIKIPEDIA_API_URL = "https://en.wikipedia.org/api/rest_v1"
 DEFAULT_USER_AGENT = (
     "PetAppEnrichment/1.0 (pet registry worker; set WIKIPEDIA_USER_AGENT to add your contact) python-requests"
@@ -25,6 +26,8 @@ def consumer_name(consumer_id: str) -> str:
 class WorkerSettings:
     consumer_name: str
     redis_url: str
+    mongodb_uri: str
+    mongodb_timeout_ms: int
     processed_dir: Path
     wikipedia_api_url: str
     wikipedia_user_agent: str
@@ -43,6 +46,8 @@ class WorkerSettings:
         return cls(
             consumer_name=consumer_name(env.get("CONSUMER_ID", "1")),
             redis_url=redis_url_from_env(env),
+            mongodb_uri=env.get("MONGODB_URI") or DEFAULT_MONGODB_URI,
+            mongodb_timeout_ms=int(env.get("MONGODB_TIMEOUT_MS") or 3000),
             processed_dir=Path(env.get("PROCESSED_DIR") or PROJECT_ROOT / "processed_data"),
             wikipedia_api_url=(env.get("WIKIPEDIA_API_URL") or DEFAULT_WIKIPEDIA_API_URL).rstrip("/"),
             wikipedia_user_agent=env.get("WIKIPEDIA_USER_AGENT") or DEFAULT_USER_AGENT,

@@ -37,14 +37,17 @@ from contracts.task_status import DEAD, DONE, PROCESSING, RETRYING, SET_IF_OWNER
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
 
-# Move every due retry back to the tail of the queue, atomically (several consumers may run it).
+# Move every due retry back to the tail of the queue, atomically (several consumers may run it),
+# and return the due time of the earliest retry still waiting (-1: none), in one round trip.
 PROMOTE_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[1], member)
   redis.call('RPUSH', KEYS[2], member)
 end
-return #due
+local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #earliest == 0 then return '-1' end
+return earliest[2]
 """
 
 
@@ -110,13 +113,11 @@ class TaskQueue:
         )
         self._set_status(keys=[STATUS_KEY], args=[task.pet_id, task.task_id, status.to_json()], client=pipe)
 
-    def promote_due(self, limit: int = 100) -> int:
-        return int(self._promote_due(keys=[DELAYED_KEY, TASKS_KEY], args=[time.time(), limit]))
-
-    def seconds_until_next_retry(self) -> float | None:
-        """How long until the earliest delayed task is due (None when there is none)."""
-        earliest = self.redis.zrange(DELAYED_KEY, 0, 0, withscores=True)
-        return max(0.0, earliest[0][1] - time.time()) if earliest else None
+    def promote_due(self, limit: int = 100) -> float | None:
+        """Requeue the retries that are due; seconds until the next one is (None: no retry waits)."""
+        now = time.time()
+        earliest = float(self._promote_due(keys=[DELAYED_KEY, TASKS_KEY], args=[now, limit]))
+        return None if earliest < 0 else max(0.0, earliest - now)
 
     # -- recovery --------------------------------------------------------------------------
     def requeue_held(self) -> int:

@@ -1,6 +1,6 @@
 """The consumer loop: take a task, enrich the pet, write its file, record where the task went.
 
-Delivery is at least once, with exactly one file in effect:
+Delivery is at least once, with exactly one file and one result record in effect:
 - a task is moved (BLMOVE) into this consumer's processing list and leaves it only in the Redis
   transaction that records its outcome: done, retry later, or dead letter (see worker/queue.py);
 - a consumer starting under the same name takes back what it held; the others take back the
@@ -27,22 +27,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+from pymongo.errors import ConnectionFailure
 
 from contracts.dead_letters import DeadLetter
 from contracts.queue import InvalidTask, Task, parse_task
-from contracts.results import write_result
+from contracts.results import ResultRecord, write_result
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
 from worker.queue import TaskQueue
+from worker.results_store import ResultStore
 from worker.wikipedia import CachedWikipedia, WikipediaRefused, WikipediaUnavailable
 
 log = logging.getLogger("worker")
 
-# Worth another try later: Wikipedia down or throttling us, or the disk full or unwritable.
-TRANSIENT_ERRORS = (WikipediaUnavailable, OSError)
+# Worth another try later: Wikipedia down or throttling us, the disk full or unwritable, MongoDB
+# (where results are recorded) unreachable.
+TRANSIENT_ERRORS = (WikipediaUnavailable, OSError, ConnectionFailure)
 MIN_WAIT_SECONDS = 0.05  # the shortest block on an empty queue when a retry is nearly due
+PROMOTE_INTERVAL_SECONDS = 0.1  # how often a busy consumer looks for due retries
 
 
 def exponential_delay(attempt: int, base: float, cap: float) -> float:
@@ -67,14 +71,19 @@ class Backoff:
 
 
 class Consumer:
-    def __init__(self, settings: WorkerSettings, queue: TaskQueue, wikipedia: CachedWikipedia) -> None:
+    def __init__(
+        self, settings: WorkerSettings, queue: TaskQueue, wikipedia: CachedWikipedia, results: ResultStore
+    ) -> None:
         self.settings = settings
+        self.results = results
         self.name = settings.consumer_name
         self.queue = queue
         self.wikipedia = wikipedia
         self.heartbeat = Heartbeat(queue, settings.heartbeat_ttl_seconds)
         self._stop = threading.Event()
         self._next_reap = 0.0
+        self._next_promote = 0.0
+        self._next_retry_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -130,18 +139,21 @@ class Consumer:
         """Move due retries back to the queue; take back the tasks of dead consumers.
 
         Returns how long the next wait for a task may block: no longer than until the next
-        retry is due, so retries run on time even when the queue is idle.
+        retry is due, so retries run on time even when the queue is idle. While tasks keep
+        coming it runs at most every PROMOTE_INTERVAL_SECONDS: one round trip, not one per task.
         """
         now = time.monotonic()
         if now >= self._next_reap:
             for owner, count in self.queue.reap_orphans().items():
                 log.warning("Requeued %d task(s) held by %s, whose heartbeat lapsed", count, owner)
             self._next_reap = now + self.settings.reap_interval_seconds
-        self.queue.promote_due()
-        next_retry = self.queue.seconds_until_next_retry()
-        if next_retry is None:
+        if now >= self._next_promote:
+            next_retry = self.queue.promote_due()
+            self._next_retry_at = None if next_retry is None else now + next_retry
+            self._next_promote = now + PROMOTE_INTERVAL_SECONDS
+        if self._next_retry_at is None:
             return self.settings.poll_seconds
-        return min(self.settings.poll_seconds, max(next_retry, MIN_WAIT_SECONDS))
+        return min(self.settings.poll_seconds, max(self._next_retry_at - now, MIN_WAIT_SECONDS))
 
     # -- one task --------------------------------------------------------------------------
     def handle(self, raw: bytes) -> None:
@@ -209,6 +221,7 @@ class Consumer:
         )
         when = task.enqueued_datetime() or processed_at
         path, is_new = write_result(self.settings.processed_dir, task.pet_id, task.name, when, document)
+        self.results.record(ResultRecord.from_enriched(document, path.name))
         if is_new:
             log.log(SUCCESS, "✅ Enriched data saved to: %s", path.name)
         else:
@@ -235,3 +248,4 @@ class Consumer:
             "Task %s failed (attempt %d of %d): %s; retrying in %.1fs", task.task_id, failed.attempts, limit, exc, delay
         )
         self.queue.retry_later(raw, failed, delay)
+        self._next_promote = 0.0  # look for it (and its due time) on the next turn of the loop

@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urljoin, urlsplit
@@ -279,7 +280,8 @@ class SharedRateLimit:
 
 
 class CachedWikipedia:
-    """Summaries cached per species in Redis; a short lock makes one consumer ask for all."""
+    """Summaries cached per species in Redis (a short lock makes one consumer ask for all), and for
+    a minute in each consumer's memory, so a busy consumer does not ask Redis for every task."""
 
     LOCK_MARGIN_SECONDS = 2  # the lock outlives one fetch by this much, then lapses
 
@@ -290,11 +292,28 @@ class CachedWikipedia:
         self.redis = redis_client
         self.ttl_seconds = ttl_seconds
         self.limit = limit
+        self._local: OrderedDict[str, tuple[Summary, float]] = OrderedDict()
+
+    LOCAL_SECONDS = 60  # each consumer keeps what it read from Redis this long, in memory
+    LOCAL_ENTRIES = 512  # at most this many species (least recently used go first)
 
     def summary(self, species: str) -> Summary:
         title = normalise_title(species)
         if self.ttl_seconds <= 0:
             return self._fetch(title)
+        local = self._local.get(title)
+        if local is not None and local[1] > time.monotonic():
+            self._local.move_to_end(title)
+            return local[0]
+        summary = self._shared_summary(title)
+        self._local[title] = (summary, time.monotonic() + min(self.LOCAL_SECONDS, self.ttl_seconds))
+        self._local.move_to_end(title)
+        while len(self._local) > self.LOCAL_ENTRIES:
+            self._local.popitem(last=False)
+        return summary
+
+    def _shared_summary(self, title: str) -> Summary:
+        """From the Redis cache, or from Wikipedia by one consumer while the others wait."""
         cache_key = f"{WIKIPEDIA_KEY_PREFIX}summary:{title.lower()}"
         lock_seconds = self.client.timeout_seconds + self.LOCK_MARGIN_SECONDS
         lock = self.redis.lock(cache_key + ":lock", timeout=lock_seconds)

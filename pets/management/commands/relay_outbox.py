@@ -1,7 +1,8 @@
 """Push the enrichment tasks that could not reach Redis when their pet was saved.
 
-Runs beside the API (`make run`, docker compose). Safe to run several: each task is claimed
-atomically in MongoDB before it is pushed.
+Runs beside the API (`make run`, docker compose): clears the tasks Redis took from their pets and
+pushes the ones it did not (pets/outbox.py). Safe to run several: a task pushed twice is
+processed once.
 """
 
 import logging
@@ -32,15 +33,16 @@ class Command(BaseCommand):
         interval = settings.OUTBOX_RELAY_INTERVAL_SECONDS
         log.info("Outbox relay started (every %.1fs)", interval)
         while not stop.is_set():
-            sent = 0
+            handled = 0
             try:
-                sent = relay_due()
-                if sent:
-                    log.info("Queued %d task(s) saved while Redis was unavailable", sent)
+                round_ = relay_due()
+                handled = round_.handled
+                if round_.pushed:
+                    log.info("Queued %d task(s) that had not reached Redis", round_.pushed)
             except (PyMongoError, redis.RedisError) as exc:
                 log.warning("Outbox relay round failed: %s", one_line(exc))
             if once:
                 break
-            if sent < RELAY_BATCH:  # a full batch: there may be more due, go again at once
+            if handled < RELAY_BATCH:  # a full batch: there may be more due, go again at once
                 stop.wait(interval)
         log.info("Outbox relay stopped")

@@ -1,0 +1,327 @@
+"""`make bench`: the API and the workers against bare floor implementations, in one run.
+
+    .venv/bin/python -m bench            the full run (about ten minutes)
+    .venv/bin/python -m bench --smoke    seconds; `make test` runs it so the benchmark never rots
+
+It starts its own Redis, embedded database (SecantusDB, --sync-on-commit) and stand-in for
+Wikipedia on free ports, then measures:
+1. throughput: `POST /api/pets/` and `GET /api/pets/?limit=100` of the API as production serves it
+   (gunicorn.conf.py) and of a bare WSGI floor app doing the same work (bench/floor_app.py), with
+   wrk; requests/s, p50/p99 latency, and the server's CPU per request from /proc (psutil);
+2. the enrichment pipeline: three consumers against three floor consumers
+   (bench/floor_consumer.py), warm cache; tasks/s, CPU per task, Wikipedia requests, memory;
+3. reads as the collection grows (every pet enriched): p50 of the list's first page, the page
+   its `Link: rel="next"` points to, the HTML page, and the species and vaccinated filters.
+Ratios are medians of several runs against the floor measured in the same run. It prints a table,
+writes bench/results/<timestamp>.json and draws a PNG chart of latency against collection size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+from bson import ObjectId
+
+from bench.harness import ROOT, Stack, cpu_seconds, wait_until
+from bench.load import run_wrk
+from contracts.queue import TASKS_KEY, build_task
+from contracts.results import RESULTS_COLLECTION, ResultRecord
+from contracts.task_status import STATUS_KEY
+from worker.enrichment import build_document
+from worker.wikipedia import FOUND, Summary
+
+COUNTS_KEY = "pets:counts"  # pets/counts.py (the benchmark does not import Django)
+DELIVERED_KEY = "pets:outbox:delivered"  # pets/task_queue.py
+
+SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot"]
+PET_BODY = '{"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": true}'
+GOALS = {
+    "post_rps_ratio": (">=", 0.6),
+    "get_rps_ratio": (">=", 0.6),
+    "post_cpu_ratio": ("<=", 2.0),
+    "get_cpu_ratio": ("<=", 2.0),
+    "pipeline_rate_ratio": (">=", 0.7),
+    "pipeline_cpu_ratio": ("<=", 1.5),
+}
+
+
+def login(url: str) -> str:
+    response = requests.post(f"{url}/api/token/", json={"username": "admin", "password": "admin123"}, timeout=10)
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+def seed_pets(stack: Stack, count: int, *, start: int = 0) -> None:
+    """`count` more pets (each older than the last, 30 s apart), every one enriched: its result
+    recorded as a worker records it (contracts/results.ResultRecord)."""
+    newest = datetime(2026, 11, 1, tzinfo=UTC)
+    pets, results = [], []
+    for number in range(start, start + count):
+        created = newest - timedelta(seconds=30 * number)
+        species = SPECIES[number % len(SPECIES)]
+        pet = {"_id": ObjectId(), "name": f"Pet {number}", "species": species, "species_key": species.lower(),
+               "age": number % 15, "owner": "Bench", "vaccinated": number % 2 == 0,
+               "created_at": created, "updated_at": created}  # fmt: skip
+        pets.append(pet)
+        task = build_task(pet_id=str(pet["_id"]), name=pet["name"], species=species, age=pet["age"],
+                          owner="Bench", vaccinated=pet["vaccinated"], reason="created")  # fmt: skip
+        summary = Summary(FOUND, species, f"The {species} is an animal.", None, None)
+        document = build_document(task, summary, consumer_name="Consumer-1", processed_at=created, duration_seconds=0)
+        results.append(ResultRecord.from_enriched(document, f"{pet['_id']}.json").to_document())
+    for first in range(0, len(pets), 1000):
+        stack.db.pet.insert_many(pets[first : first + 1000])
+        stack.db[RESULTS_COLLECTION].insert_many(results[first : first + 1000])
+    stack.redis.delete(COUNTS_KEY)  # written behind the API's back: let it count again
+
+
+def forget_load_test_pets(stack: Stack) -> None:
+    """Keep the collection at its seeded size between runs: drop what a POST run created."""
+    stack.db.pet.delete_many({"owner": "Ana"})
+    stack.redis.delete(TASKS_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
+
+
+def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
+    api, api_url = stack.start_api(args.workers)
+    floor, floor_url = stack.start_floor_api(args.workers)
+    token = login(api_url)
+    runs: dict[str, list] = {}
+    for _ in range(args.runs):
+        for method, body, path in (("get", None, "/api/pets/?limit=100"), ("post", PET_BODY, "/api/pets/")):
+            for name, url, service in (("api", api_url, api), ("floor", floor_url, floor)):
+                before = cpu_seconds([service])
+                result = run_wrk(url + path, token=token, seconds=args.seconds, connections=args.connections, body=body)
+                cpu_ms = (cpu_seconds([service]) - before) / max(result.requests, 1) * 1000
+                runs.setdefault(f"{name}_{method}", []).append(asdict(result) | {"cpu_ms": cpu_ms})
+                forget_load_test_pets(stack)
+    stack.stop([api, floor])
+    medians = {key: {field: statistics.median(run[field] for run in values) for field in values[0]}
+               for key, values in runs.items()}  # fmt: skip
+    ratios = {}
+    for method in ("post", "get"):
+        ratios[f"{method}_rps_ratio"] = medians[f"api_{method}"]["requests_per_second"] / max(
+            medians[f"floor_{method}"]["requests_per_second"], 1e-9
+        )
+        ratios[f"{method}_cpu_ratio"] = medians[f"api_{method}"]["cpu_ms"] / max(
+            medians[f"floor_{method}"]["cpu_ms"], 1e-9
+        )
+    return {"medians": medians, "runs": runs, "ratios": ratios}
+
+
+def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path) -> dict:
+    processed = work / f"{'floor' if floor else 'api'}-{time.monotonic_ns()}"
+    consumers = stack.start_consumers(floor, processed)
+    wikipedia_before = stack.wikipedia.requests
+    for species in SPECIES:  # warm the cache: one task per species first
+        push_tasks(stack, 1, species)
+    wait_until(lambda: count_files(processed) >= len(SPECIES), what="warm-up files")
+    warm_requests = stack.wikipedia.requests - wikipedia_before
+    memory_before = sum(memory_mb(service) for service in consumers)
+    cpu_before = cpu_seconds(consumers)
+    started = time.monotonic()
+    push_tasks(stack, tasks)
+    wait_until(lambda: count_files(processed) >= len(SPECIES) + tasks, timeout=600, what="pipeline files")
+    elapsed = time.monotonic() - started
+    result = {
+        "tasks": tasks,
+        "tasks_per_second": tasks / elapsed,
+        "cpu_ms_per_task": (cpu_seconds(consumers) - cpu_before) / tasks * 1000,
+        "wikipedia_requests_for_warm_up": warm_requests,
+        "memory_mb_before": memory_before,
+        "memory_mb_after": sum(memory_mb(service) for service in consumers),
+    }
+    stack.stop(consumers)
+    return result
+
+
+def memory_mb(service) -> float:  # noqa: ANN001
+    import psutil
+
+    return psutil.Process(service.popen.pid).memory_info().rss / 2**20
+
+
+def push_tasks(stack: Stack, count: int, species: str | None = None) -> None:
+    with stack.redis.pipeline(transaction=False) as pipe:
+        for number in range(count):
+            kind = species or SPECIES[number % len(SPECIES)]
+            task = build_task(pet_id=str(ObjectId()), name=f"Pet {number}", species=kind, age=number % 15,
+                              owner="Bench", vaccinated=number % 2 == 0, reason="created")  # fmt: skip
+            pipe.rpush(TASKS_KEY, task.to_json())
+        pipe.execute()
+
+
+def count_files(directory: Path) -> int:
+    return sum(1 for entry in directory.iterdir() if entry.suffix == ".json") if directory.exists() else 0
+
+
+def measure_pipeline(stack: Stack, args: argparse.Namespace, work: Path) -> dict:
+    runs: dict[str, list] = {"api": [], "floor": []}
+    for _ in range(args.runs):
+        for name in ("api", "floor"):
+            runs[name].append(run_pipeline(stack, floor=name == "floor", tasks=args.tasks, work=work))
+    medians = {name: {field: statistics.median(run[field] for run in values) for field in values[0]}
+               for name, values in runs.items()}  # fmt: skip
+    ratios = {
+        "pipeline_rate_ratio": medians["api"]["tasks_per_second"] / medians["floor"]["tasks_per_second"],
+        "pipeline_cpu_ratio": medians["api"]["cpu_ms_per_task"] / medians["floor"]["cpu_ms_per_task"],
+    }
+    return {"medians": medians, "runs": runs, "ratios": ratios,
+            "wikipedia_requests_first_run": runs["api"][0]["wikipedia_requests_for_warm_up"]}  # fmt: skip
+
+
+def p50_ms(url: str, token: str | None, repeats: int) -> float:
+    session = requests.Session()
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    session.get(url, timeout=60).raise_for_status()  # warm
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        session.get(url, timeout=60).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def next_link(url: str, token: str) -> str:
+    response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    return response.links["next"]["url"]
+
+
+def measure_reads(stack: Stack, args: argparse.Namespace) -> dict:
+    stack.db.pet.delete_many({})
+    api, url = stack.start_api(args.workers)
+    token = login(url)
+    by_size, seeded = {}, 0
+    for size in args.sizes:
+        seed_pets(stack, size - seeded, start=seeded)
+        seeded = size
+        first = f"{url}/api/pets/?limit=100"
+        by_size[size] = {
+            "first_page": p50_ms(first, token, args.repeats),
+            "next_page": p50_ms(next_link(first, token), token, args.repeats),
+            "html_page": p50_ms(f"{url}/", None, args.repeats),
+            "species_filter": p50_ms(f"{url}/api/pets/?limit=100&species=cat", token, args.repeats),
+            "vaccinated_filter": p50_ms(f"{url}/api/pets/?limit=100&vaccinated=true", token, args.repeats),
+        }
+        print(f"  {size:>7} pets: " + ", ".join(f"{k} {v:.1f} ms" for k, v in by_size[size].items()), flush=True)
+    stack.stop([api])
+    low, high = min(args.sizes), max(s for s in args.sizes if s <= args.flat_at)
+    flatness = {f"{name}_p50_ratio_{high}_vs_{low}": by_size[high][name] / by_size[low][name] for name in by_size[low]}
+    return {"p50_ms_by_size": by_size, "flatness": flatness}
+
+
+def draw_chart(reads: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(reads["p50_ms_by_size"])
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for name in reads["p50_ms_by_size"][sizes[0]]:
+        axes.plot(sizes, [reads["p50_ms_by_size"][size][name] for size in sizes], marker="o", label=name)
+    axes.set_xscale("log")
+    axes.set_xlabel("pets in the collection (all enriched)")
+    axes.set_ylabel("p50 latency (ms)")
+    axes.set_ylim(bottom=0)
+    axes.set_title("Pet App reads against collection size (embedded database)")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def check(value: float, goal: tuple[str, float]) -> bool:
+    op, limit = goal
+    return value >= limit if op == ">=" else value <= limit
+
+
+def report(results: dict) -> list[tuple[str, float, str, bool]]:
+    rows = []
+    for key, goal in GOALS.items():
+        value = results["throughput"]["ratios"].get(key, results["pipeline"]["ratios"].get(key))
+        rows.append((key, value, f"{goal[0]} {goal[1]}", check(value, goal)))
+    for key, value in results["reads"]["flatness"].items():
+        rows.append((key, value, "<= 1.5", value <= 1.5))
+    species = results["pipeline"]["wikipedia_requests_first_run"]
+    rows.append(("wikipedia_requests_per_distinct_species", species / len(SPECIES), "== 1", species == len(SPECIES)))
+    memory = results["pipeline"]["medians"]["api"]
+    growth = memory["memory_mb_after"] / memory["memory_mb_before"]
+    rows.append((f"consumer_memory_growth_over_{memory['tasks']}_tasks", growth, "<= 1.1", growth <= 1.1))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a run of seconds, to check the benchmark works")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--wikipedia-latency", type=float, default=0.05, help="seconds per Wikipedia answer")
+    parser.add_argument("--sizes", type=lambda text: [int(n) for n in text.split(",")], help="e.g. 1000,5000,20000")
+    parser.add_argument("--runs", type=int, help="runs of each throughput and pipeline measure (median)")
+    parser.add_argument("--tasks", type=int, help="tasks per pipeline run")
+    args = parser.parse_args()
+    smoke = args.smoke
+    args.workers = 2
+    args.runs = args.runs or (1 if smoke else 3)
+    args.seconds = 1 if smoke else 5
+    args.connections = 8 if smoke else 16
+    args.tasks = args.tasks or (60 if smoke else 10_000)
+    args.sizes = args.sizes or ([200, 400] if smoke else [1_000, 5_000, 20_000, 100_000])
+    args.flat_at = max(s for s in args.sizes if s <= (400 if smoke else 20_000))
+    args.repeats = 3 if smoke else 15
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory(prefix="pets-bench-") as work_dir:
+        work = Path(work_dir)
+        stack = Stack(work, args.wikipedia_latency)
+        try:
+            seed_pets(stack, 1_000 if not smoke else 100)
+            print("throughput (wrk)...", flush=True)
+            throughput = measure_throughput(stack, args)
+            print("pipeline (3 consumers, warm cache)...", flush=True)
+            pipeline = measure_pipeline(stack, args, work)
+            print("reads against collection size...", flush=True)
+            reads = measure_reads(stack, args)
+        finally:
+            stack.close()
+    results = {"when": stamp, "smoke": smoke, "settings": {k: v for k, v in vars(args).items() if k != "out"} | {
+        "out": str(args.out)}, "throughput": throughput, "pipeline": pipeline, "reads": reads}  # fmt: skip
+    chart = args.out / f"{stamp}.png"
+    draw_chart(reads, chart)
+    rows = report(results)
+    results["goals"] = [{"measure": m, "value": v, "goal": g, "met": ok} for m, v, g, ok in rows]
+    (args.out / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
+    print_table(results, rows)
+    print(f"\nresults: {args.out / f'{stamp}.json'}\nchart:   {chart}")
+    return 0
+
+
+def print_table(results: dict, rows: list) -> None:
+    medians = results["throughput"]["medians"]
+    print("\n| measure | API | floor |\n|---|---|---|")
+    for method in ("post", "get"):
+        api, floor = medians[f"api_{method}"], medians[f"floor_{method}"]
+        print(f"| {method.upper()} req/s | {api['requests_per_second']:.0f} | {floor['requests_per_second']:.0f} |")
+        print(f"| {method.upper()} p50 / p99 ms | {api['p50_ms']:.1f} / {api['p99_ms']:.1f} | "
+              f"{floor['p50_ms']:.1f} / {floor['p99_ms']:.1f} |")  # fmt: skip
+        print(f"| {method.upper()} CPU ms per request | {api['cpu_ms']:.2f} | {floor['cpu_ms']:.2f} |")
+    pipe = results["pipeline"]["medians"]
+    print(f"| pipeline tasks/s | {pipe['api']['tasks_per_second']:.0f} | {pipe['floor']['tasks_per_second']:.0f} |")
+    print(
+        f"| pipeline CPU ms per task | {pipe['api']['cpu_ms_per_task']:.2f} | {pipe['floor']['cpu_ms_per_task']:.2f} |"
+    )
+    print("\n| goal | value | target | met |\n|---|---|---|---|")
+    for measure, value, goal, ok in rows:
+        print(f"| {measure} | {value:.2f} | {goal} | {'yes' if ok else 'NO'} |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

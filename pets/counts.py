@@ -1,0 +1,65 @@
+"""How many pets match a list filter, in O(1): counts kept in Redis, adjusted by every write.
+
+`X-Total-Count` and the page's "Pets (N)" must not scan the collection (on the embedded database
+even `count_documents` is O(N)). A count is computed once, on the first request for its filter,
+then every create, update and delete adjusts the counts it changes in the same Redis round trip
+that queues the task (only counts already known: an unknown one is computed when asked for).
+The hash expires after `COUNTS_TTL_SECONDS`, so a count that drifted (Redis was down during a
+write) heals by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+
+from pets.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+COUNTS_KEY = "pets:counts"
+COUNTS_TTL_SECONDS = 600
+
+# KEYS[1] the hash; ARGV[1] the delta, ARGV[2..] filter signatures: adjust only counts that exist.
+ADJUST_KNOWN = """
+for i = 2, #ARGV do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[1]) end
+end
+"""
+
+
+def signature(species_key: str | None, vaccinated: bool | None) -> str:
+    return f"{species_key or ''}|{'' if vaccinated is None else str(vaccinated).lower()}"
+
+
+def signatures_of(species_key: str, vaccinated: bool) -> list[str]:
+    """Every list filter a pet with these values is counted in."""
+    return [signature(s, v) for s in (None, species_key) for v in (None, vaccinated)]
+
+
+def count(species_key: str | None, vaccinated: bool | None, compute: Callable[[], int]) -> int:
+    """The number of pets matching the filter; `compute` (a scan) runs only when it is not known."""
+    field = signature(species_key, vaccinated)
+    try:
+        known = get_redis().hget(COUNTS_KEY, field)
+    except redis.RedisError as exc:
+        log.warning("Counts unavailable, counting in the database: %s", exc)
+        return compute()
+    if known is not None:
+        return max(int(known), 0)
+    total = compute()
+    try:
+        with get_redis().pipeline(transaction=True) as pipe:
+            pipe.hsetnx(COUNTS_KEY, field, total)
+            pipe.expire(COUNTS_KEY, COUNTS_TTL_SECONDS, nx=True)
+            pipe.execute()
+    except redis.RedisError:
+        pass
+    return total
+
+
+def adjust(pipe: redis.client.Pipeline, delta: int, signatures: list[str]) -> None:
+    """Queue the adjustment of these counts on `pipe` (the write's own round trip to Redis)."""
+    pipe.eval(ADJUST_KNOWN, 1, COUNTS_KEY, delta, *signatures)

@@ -1,0 +1,30 @@
+"""`make bench` in miniature (seconds), so the benchmark never rots: it runs end to end and
+writes its JSON and chart. It asserts no speed: the figures come from `make bench` itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support import ROOT
+
+
+def test_bench_smoke_run_writes_results_and_chart(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [report] = tmp_path.glob("*.json")
+    [chart] = tmp_path.glob("*.png")
+    data = json.loads(report.read_text())
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert {"post_rps_ratio", "get_rps_ratio", "pipeline_rate_ratio"} <= set(
+        data["throughput"]["ratios"] | data["pipeline"]["ratios"]
+    )
+    assert data["throughput"]["medians"]["api_post"]["errors"] == 0
+    assert data["throughput"]["medians"]["api_get"]["errors"] == 0
+    assert data["pipeline"]["wikipedia_requests_first_run"] == 5  # one request per distinct species
+    assert sorted(int(size) for size in data["reads"]["p50_ms_by_size"]) == [200, 400]
+    assert "| goal | value | target | met |" in result.stdout

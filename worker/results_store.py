@@ -1,0 +1,29 @@
+"""The worker's side of the result record (contracts/results.py): one insert per processed task.
+
+The record's `_id` is the task id: a redelivered task that was recorded already inserts nothing
+(a duplicate key is the answer "done before"), so the collection holds exactly one per task.
+"""
+
+from __future__ import annotations
+
+import pymongo
+from pymongo.errors import DuplicateKeyError
+
+from contracts.results import RESULTS_COLLECTION, ResultRecord
+
+
+class ResultStore:
+    def __init__(self, uri: str, timeout_ms: int) -> None:
+        # connect=False: no socket until the first task, so a consumer starts while MongoDB does.
+        client: pymongo.MongoClient = pymongo.MongoClient(
+            uri, connect=False, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+        )
+        self.collection = client.get_default_database("pets_database")[RESULTS_COLLECTION]
+
+    def record(self, record: ResultRecord) -> bool:
+        """Store the record; False if this task was recorded before (a redelivery)."""
+        try:
+            self.collection.insert_one(record.to_document())
+        except DuplicateKeyError:
+            return False
+        return True
