@@ -117,12 +117,15 @@ def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
 
 def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path) -> dict:
     processed = work / f"{'floor' if floor else 'api'}-{time.monotonic_ns()}"
+    # Start cold and empty: no task left by a load test, no summary cached by an earlier run.
+    stack.redis.delete(TASKS_KEY, *stack.redis.keys("pets:wikipedia:*"))
     consumers = stack.start_consumers(floor, processed)
     wikipedia_before = stack.wikipedia.requests
     for species in SPECIES:  # warm the cache: one task per species first
         push_tasks(stack, 1, species)
     wait_until(lambda: count_files(processed) >= len(SPECIES), what="warm-up files")
-    warm_requests = stack.wikipedia.requests - wikipedia_before
+    warm_titles = stack.wikipedia.titles[wikipedia_before:]
+    warm_requests = len(warm_titles)
     memory_before = sum(memory_mb(service) for service in consumers)
     cpu_before = cpu_seconds(consumers)
     started = time.monotonic()
@@ -134,6 +137,7 @@ def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path) -> dict:
         "tasks_per_second": tasks / elapsed,
         "cpu_ms_per_task": (cpu_seconds(consumers) - cpu_before) / tasks * 1000,
         "wikipedia_requests_for_warm_up": warm_requests,
+        "wikipedia_titles_for_warm_up": warm_titles,
         "memory_mb_before": memory_before,
         "memory_mb_after": sum(memory_mb(service) for service in consumers),
     }
