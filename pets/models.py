@@ -41,6 +41,7 @@ class Pet(me.Document):
         # Serve the list query: optional species and vaccinated filters, newest first.
         "indexes": [
             ("species_key", "vaccinated", "-created_at"),
+            ("species_key", "-created_at"),
             ("vaccinated", "-created_at"),
             "-created_at",
             "outbox_due_at",

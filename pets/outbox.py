@@ -20,7 +20,7 @@ import redis
 from django.conf import settings
 from pymongo import UpdateOne
 
-from contracts.queue import InvalidTask, build_task, parse_task
+from contracts.queue import InvalidTask, Task, build_task, parse_task
 from pets import task_queue
 from pets.models import Pet, utc_now
 from pets.redis_client import get_redis
@@ -34,7 +34,7 @@ RELAY_RETRY = timedelta(seconds=3)
 RELAY_BATCH = 200
 
 
-def stage_task(pet: Pet, *, reason: str) -> str:
+def stage_task(pet: Pet, *, reason: str) -> Task:
     """Attach a new enrichment task to `pet`; it is saved with the pet's next `save()`."""
     task = build_task(
         pet_id=str(pet.id),
@@ -48,7 +48,7 @@ def stage_task(pet: Pet, *, reason: str) -> str:
     pet.outbox_task = task.to_json()
     # The request that saved the pet pushes the task itself; the relay waits a while before looking.
     pet.outbox_due_at = utc_now() + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
-    return pet.outbox_task
+    return task
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ no request skips over the pets before it.
 Bounded windows. MongoDB serves `sort(created_at desc).limit(n)` from the index in O(n). The
 embedded development database (SecantusDB 0.7.0b3) plans the same but executes it in time
 proportional to every document the filter matches, O(N). So each page is read from a window
-`created_at >= lower`: a bounded index range on both engines. The window starts at the width that
-held a page last time (learned per filter, per process), widens eightfold while it holds too
-few pets, and gives up bounding once it reaches back past `EARLIEST` (then the query is plain).
-On MongoDB the window costs nothing: the index range is the same one the sort walks anyway.
+`created_at >= lower`: a bounded index range on both engines. Per filter, each process learns
+how wide a window holds about two pages, and where the first page began last time (new pets
+since then are still included: the window has no upper bound). A window that holds too few pets
+widens fourfold until it does, or until it reaches back past `EARLIEST` (then the query is plain):
+only the first read of a filter in a process may search. On MongoDB the window costs nothing:
+the index range is the same one the sort walks anyway.
 `offset` is still accepted for compatibility (it skips, so it costs O(offset)); `Link` offers
 cursors only.
 """
@@ -36,7 +38,7 @@ FIRST_WINDOW = timedelta(hours=1)
 MIN_WINDOW = timedelta(seconds=1)
 SORT = [("created_at", -1), ("_id", -1)]
 PROJECTION = {"outbox_task": 0, "outbox_due_at": 0, "species_key": 0}
-_learned_windows: dict[tuple, timedelta] = {}
+_learned_windows: dict[tuple, _Window] = {}
 
 
 class InvalidCursor(ValueError):
@@ -66,38 +68,62 @@ class Cursor:
         return cls(created if created.tzinfo else created.replace(tzinfo=UTC), document["_id"])
 
 
+@dataclass
+class _Window:
+    """What a process learned of one filter's data: how wide a window holds a page, and where
+    the first page started last time (so the first page never has to be searched for again)."""
+
+    width: timedelta = FIRST_WINDOW
+    first_page_from: datetime | None = None
+
+
 def keyset_page(filters: dict, *, limit: int, after: Cursor | None) -> tuple[list[dict], Cursor | None]:
     """Up to `limit` pets (raw documents, output fields only) older than `after`, newest first,
     and the cursor of the next page (None on the last page)."""
     query = dict(filters)
-    if after is not None:
-        query["$or"] = [
-            {"created_at": {"$lt": after.created_at}},
-            {"created_at": after.created_at, "_id": {"$lt": after.pet_id}},
-        ]
-    newest = after.created_at if after else datetime.now(UTC)
-    signature = tuple(sorted(filters.items()))
-    window = _learned_windows.get(signature, FIRST_WINDOW)
+    learned = _learned_windows.setdefault(tuple(sorted(filters.items())), _Window())
+    top = after.created_at if after else datetime.now(UTC)
+    width = learned.width
+    lower = top - width if after or learned.first_page_from is None else learned.first_page_from
     collection = Pet._get_collection()
+    extra = 8  # pets that share the cursor's millisecond and precede it, skipped below
     while True:
-        lower = newest - window
         bounded = lower > EARLIEST
-        if bounded:
-            query["created_at"] = {"$gte": lower}
-        else:
-            query.pop("created_at", None)
-        documents = list(collection.find(query, PROJECTION).sort(SORT).limit(limit + 1))
-        if len(documents) > limit or not bounded:
+        # A plain range, not an `$or` on (created_at, _id): the embedded database scans on `$or`.
+        created: dict[str, datetime] = {"$gte": lower} if bounded else {}
+        if after is not None:
+            created["$lte"] = after.created_at
+        if created:
+            query["created_at"] = created
+        fetched = list(collection.find(query, PROJECTION).sort(SORT).limit(limit + 1 + extra))
+        documents = [doc for doc in fetched if after is None or not _not_after(doc, after)][: limit + 1]
+        if len(documents) > limit or (len(fetched) < limit + 1 + extra and not bounded):
             break
-        window *= 8
-    if len(documents) > limit:
-        # Learn the width that holds about two pages of pets here, so the next read is one query.
-        span = documents[0]["created_at"] - documents[-1]["created_at"]
-        _learned_windows[signature] = max(span * 2, MIN_WINDOW)
-        documents = documents[:limit]
-        return documents, Cursor.after(documents[-1])
-    _learned_windows[signature] = window  # this filter holds few pets: start from here next time
-    return documents, None
+        if len(fetched) == limit + 1 + extra:
+            extra *= 4  # many pets in the cursor's millisecond: read further in the same window
+            continue
+        width *= 4
+        lower = min(lower, top - width)
+    if len(documents) <= limit:
+        learned.width = width  # this filter holds few pets: start this wide next time
+        return documents, None
+    # A window about two pages wide holds a page; the first page starts where it started now.
+    span = documents[0]["created_at"] - documents[limit]["created_at"]
+    learned.width = max(span * 2, MIN_WINDOW)
+    if after is None:
+        learned.first_page_from = _aware(documents[limit]["created_at"]) - span
+    documents = documents[:limit]
+    return documents, Cursor.after(documents[-1])
+
+
+def _not_after(document: dict, cursor: Cursor) -> bool:
+    """Is this pet at or before the cursor in the sort order (so on an earlier page)?"""
+    created = _aware(document["created_at"])
+    return created > cursor.created_at or (created == cursor.created_at and document["_id"] >= cursor.pet_id)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def offset_page(filters: dict, *, limit: int, offset: int) -> list[dict]:

@@ -17,4 +17,5 @@ class FastJSONRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:  # noqa: ANN001 (DRF's)
         if data is None:
             return b""
-        return orjson.dumps(data, default=str)  # str(): lazy translations in DRF's messages
+        # Datetimes as DRF writes them (ISO 8601, UTC as Z); str() for DRF's lazy translations.
+        return orjson.dumps(data, default=str, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)

@@ -162,16 +162,14 @@ def database_address() -> str:
 
 
 def latest_results(pet_ids: list[str]) -> dict[str, ResultRecord]:
-    """The newest result record of each of these pets, by pet id (one query on the
-    (pet_id, enqueued_at) index; never a folder listing, whatever the number of results)."""
+    """The newest result record of each of these pets, by pet id: one query on the pet_id index
+    for their records (a few per pet), the newest picked here; never a folder listing."""
     if not pet_ids:
         return {}
-    cursor = (
-        Pet._get_db()[RESULTS_COLLECTION].find({"pet_id": {"$in": pet_ids}}).sort([("pet_id", 1), ("enqueued_at", -1)])
-    )
     found: dict[str, ResultRecord] = {}
-    for document in cursor:
-        if document.get("pet_id") not in found and (record := ResultRecord.from_document(document)):
+    for document in Pet._get_db()[RESULTS_COLLECTION].find({"pet_id": {"$in": pet_ids}}):
+        record = ResultRecord.from_document(document)
+        if record is not None and (record.pet_id not in found or record.enqueued_at > found[record.pet_id].enqueued_at):
             found[record.pet_id] = record
     return found
 

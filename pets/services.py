@@ -27,10 +27,10 @@ class PetWrite:
 def pet_create(*, name: str, species: str, age: int, owner: str, vaccinated: bool = False) -> PetWrite:
     """One database write (the pet with its task), then one Redis round trip (the task queued)."""
     pet = Pet(id=ObjectId(), name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
-    payload = outbox.stage_task(pet, reason="created")
+    task = outbox.stage_task(pet, reason="created")
     pet.save(force_insert=True)
     added = [(1, counts.signatures_of(pet.species_key, pet.vaccinated))]
-    return PetWrite(pet=pet, task_queued=task_queue.enqueue(payload, count_changes=added))
+    return PetWrite(pet=pet, task_queued=task_queue.enqueue(task, pet.outbox_task, count_changes=added))
 
 
 def pet_update(pet: Pet, **changes: object) -> PetWrite:
@@ -45,15 +45,16 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
     if not changed:
         return PetWrite(pet=pet, task_queued=None)
     pet.updated_at = utc_now()
-    payload = outbox.stage_task(pet, reason="updated") if changed & ENRICHMENT_FIELDS else None
+    task = outbox.stage_task(pet, reason="updated") if changed & ENRICHMENT_FIELDS else None
+    payload = pet.outbox_task
     pet.save()  # validates and sets species_key (Pet.clean)
     after = counts.signatures_of(pet.species_key, pet.vaccinated)
     moved = [(-1, before), (1, after)] if before != after else []
-    if payload is None:
+    if task is None:
         if moved:
             task_queue.adjust_counts(moved)
         return PetWrite(pet=pet, task_queued=None)
-    return PetWrite(pet=pet, task_queued=task_queue.enqueue(payload, count_changes=moved))
+    return PetWrite(pet=pet, task_queued=task_queue.enqueue(task, payload, count_changes=moved))
 
 
 def pet_delete(pet: Pet) -> None:

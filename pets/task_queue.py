@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import redis
 
-from contracts.queue import TASKS_KEY, parse_task, utc_now_iso
+from contracts.queue import TASKS_KEY, Task, parse_task, utc_now_iso
 from contracts.queue_state import queue_counts
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 from pets import counts
@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 DELIVERED_KEY = "pets:outbox:delivered"
 
 
-def enqueue(payload: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -> bool:
+def enqueue(task: Task, payload: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -> bool:
     """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued and adjust
     the list counts, in one round trip; False (and a warning) when Redis cannot take it."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
-            enqueue_on(pipe, payload)
+            enqueue_on(pipe, payload, task)
             for delta, signatures in count_changes:
                 counts.adjust(pipe, delta, signatures)
             pipe.execute()
@@ -38,9 +38,9 @@ def enqueue(payload: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -
     return True
 
 
-def enqueue_on(pipe: redis.client.Pipeline, payload: str) -> None:
+def enqueue_on(pipe: redis.client.Pipeline, payload: str, task: Task | None = None) -> None:
     """Queue the commands that push one task on `pipe` (the caller executes it)."""
-    task = parse_task(payload)
+    task = task or parse_task(payload)
     pipe.rpush(TASKS_KEY, payload)
     pipe.sadd(DELIVERED_KEY, task.task_id)
     pipe.hset(STATUS_KEY, task.pet_id, TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json())

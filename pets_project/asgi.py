@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 
-from django.core.asgi import get_asgi_application
+from a2wsgi import WSGIMiddleware
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pets_project.settings")
 
-django_application = get_asgi_application()
+django_application = WSGIMiddleware(get_wsgi_application(), workers=int(os.environ.get("API_THREADS") or 2))
 
 from django.conf import settings  # noqa: E402 (after the settings are configured)
 

@@ -168,7 +168,7 @@ SUPERUSER_EMAIL = env.get("DJANGO_SUPERUSER_EMAIL") or "admin@example.com"
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["pets.authentication.CachedUserJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["pets.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pets.parsers.StrictJSONParser"],
