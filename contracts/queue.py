@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import orjson
@@ -77,7 +77,7 @@ class Task:
         return when
 
     def to_json(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if v is not None}
+        data = {k: v for k, v in vars(self).items() if v is not None}
         if not self.attempts:
             data.pop("attempts")
         return json.dumps(data, ensure_ascii=False)

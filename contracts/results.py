@@ -139,7 +139,7 @@ class ResultRecord:
 
     def to_document(self) -> dict:
         """The MongoDB document: `_id` is the task id (unique: one record per task)."""
-        data = asdict(self)
+        data = dict(vars(self))  # shallow: the record is written once, as it is
         data["_id"] = data.pop("task_id")
         return data
 

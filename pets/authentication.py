@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -41,3 +42,9 @@ class CachedUserJWTAuthentication(JWTAuthentication):
         if validated_token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
             raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
         return user
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """The OpenAPI schema describes it as the bearer JWT it is (drf-spectacular)."""
+
+    target_class = "pets.authentication.CachedUserJWTAuthentication"

@@ -36,6 +36,7 @@ from pets.models import Pet
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no pet is older: past this, a window bounds nothing
 FIRST_WINDOW = timedelta(hours=1)
 MIN_WINDOW = timedelta(seconds=1)
+MAX_WINDOW = timedelta(days=100 * 365)  # reaches past EARLIEST from any date this app will see
 SORT = [("created_at", -1), ("_id", -1)]
 PROJECTION = {"outbox_task": 0, "outbox_due_at": 0, "species_key": 0}
 _learned_windows: dict[tuple, _Window] = {}
@@ -102,7 +103,7 @@ def keyset_page(filters: dict, *, limit: int, after: Cursor | None) -> tuple[lis
         if len(fetched) == limit + 1 + extra:
             extra *= 4  # many pets in the cursor's millisecond: read further in the same window
             continue
-        width *= 4
+        width = min(width * 4, MAX_WINDOW)
         lower = min(lower, top - width)
     if len(documents) <= limit:
         learned.width = width  # this filter holds few pets: start this wide next time

@@ -114,7 +114,7 @@ def test_a_new_pet_turns_enriched_without_a_reload(page, api_server, start_consu
 
 def test_a_failed_enrichment_says_why_and_what_to_do(page, api_server, api, start_consumer, wikipedia):
     wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_data("down", status=503)
-    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir), TASK_MAX_ATTEMPTS="2", TASK_RETRY_BASE_SECONDS="2")
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir), TASK_MAX_ATTEMPTS="2", TASK_RETRY_BASE_SECONDS="8")
     page.goto(api_server.base_url + "/")
     pet = api.create_pet(name="Mishi", species="Cat")
     page.reload()

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pymongo
 import pytest
 
+from contracts.results import RESULTS_COLLECTION
 from tests.conftest import Api, api_environment, start_api
 from tests.support import VENV_BIN, Process, base_env, free_port, wait_until
 
@@ -38,10 +39,13 @@ def test_concurrent_first_requests_on_a_fresh_database(fresh_database, tmp_path,
         assert set(indexes) == {
             "_id_",
             "species_key_1_vaccinated_1_created_at_-1",
+            "species_key_1_created_at_-1",
             "vaccinated_1_created_at_-1",
             "created_at_-1",
             "outbox_due_at_1",
         }
+        results = client.get_default_database()[RESULTS_COLLECTION].index_information()
+        assert set(results) == {"_id_", "pet_id_1_enqueued_at_-1"}
         api = Api(server.base_url)
         api.login()
         pet = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana"}

@@ -121,6 +121,7 @@ def test_a_password_change_revokes_earlier_tokens(anon, api_server):
         "from django.contrib.auth.models import User; u = User.objects.get(username='changer'); "
         "u.set_password('new-pass-2'); u.save()",
     )
+    time.sleep(1.1)  # each API process keeps a user for up to a second (pets/authentication.py)
     body = assert_json_4xx(anon.get("/api/pets/"), 401)
     assert body["error"] == "The user's password has been changed."
     body = assert_json_4xx(anon.post("/api/token/refresh/", json={"refresh": tokens["refresh"]}), 401)

@@ -7,7 +7,7 @@
   const store = window.sessionStorage;
   const $ = (id) => document.getElementById(id);
   const POLL_FIRST_MS = 1000;
-  const POLL_MAX_MS = 15000;
+  const POLL_MAX_MS = 4000; // a retry may be due within seconds: never look less often than this
   let pollDelay = POLL_FIRST_MS;
   let pollTimer = null;
 
