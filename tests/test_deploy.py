@@ -70,6 +70,9 @@ def test_consumers(name):
     assert consumer["environment"]["REDIS_HOST"] == "redis"
     assert "processed_data:/app/processed_data" in consumer["volumes"]
     assert consumer["depends_on"]["redis"]["condition"] == "service_healthy"
+    # Results are recorded in MongoDB (contracts/results.py): the consumers need it too.
+    assert consumer["environment"]["MONGODB_URI"] == SERVICES["django-api"]["environment"]["MONGODB_URI"]
+    assert consumer["depends_on"]["mongodb"]["condition"] == "service_healthy"
 
 
 def test_volumes_network_and_loopback_ports():
