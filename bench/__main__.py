@@ -93,8 +93,9 @@ def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
     floor, floor_url = stack.start_floor_api(args.workers)
     token = login(api_url)
     runs: dict[str, list] = {}
-    for _ in range(args.runs):
-        for method, body, path in (("get", None, "/api/pets/?limit=100"), ("post", PET_BODY, "/api/pets/")):
+    # Every GET run before any POST run: the reads see the seeded collection, untouched.
+    for method, body, path in (("get", None, "/api/pets/?limit=100"), ("post", PET_BODY, "/api/pets/")):
+        for _ in range(args.runs):
             for name, url, service in (("api", api_url, api), ("floor", floor_url, floor)):
                 before = cpu_seconds([service])
                 result = run_wrk(url + path, token=token, seconds=args.seconds, connections=args.connections, body=body)

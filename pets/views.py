@@ -153,7 +153,7 @@ class PetEnrichmentView(APIView):
             if status_entry is not None:
                 body["status"] = status_entry.state
             return Response(body, status=status.HTTP_404_NOT_FOUND)
-        state = selectors.enrichment_state(pet, result, status_entry)
+        state = selectors.enrichment_state(pet_to_dict(pet), result, status_entry)
         return Response(EnrichmentSerializer({"status": state, **result.to_api()}).data)
 
 

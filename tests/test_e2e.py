@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from contracts.queue import TASKS_KEY
-from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly
+from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly, summary_json
 from tests.support import Process, base_env, stop_all, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -105,3 +105,21 @@ def test_update_produces_a_new_file_and_page_shows_it_current(api, anon, api_ser
     )
     assert ages == ["Adult", "Senior"]
     assert "Update pending" not in anon.get("/").text
+
+
+def test_enrichment_endpoint_follows_a_pet_from_queued_to_done_and_stale(api, api_server, start_consumer, wikipedia):
+    pet = api.create_pet(name="Luna", species="Cat", age=3)
+    missing = api.get(f"/api/pets/{pet['id']}/enrichment/")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "No enrichment result yet", "status": "queued"}
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_json(summary_json("Cat"))
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir))
+    done = wait_until(lambda: (r := api.get(f"/api/pets/{pet['id']}/enrichment/")).status_code == 200 and r.json())
+    assert done["status"] == "done" and done["pet_id"] == pet["id"] and done["consumer"] == "Consumer-1"
+    assert done["wikipedia_status"] == "found" and done["wikipedia_url"] == "https://en.wikipedia.org/wiki/Cat"
+    assert done["age_category"] == "Adult" and done["health_tips"] and done["attempt"] == 1
+    assert (api_server.processed_dir / done["file"]).exists()  # the file the record points to
+    api.put(f"/api/pets/{pet['id']}/", json={"age": 12})
+    after = api.get(f"/api/pets/{pet['id']}/enrichment/").json()
+    assert after["status"] in {"queued", "processing", "done"}  # a new task is on its way, or already done
+    assert api.get("/api/pets/6981fcf3dd7c1b67498baf89/enrichment/").json() == {"error": "Pet not found"}
