@@ -203,12 +203,13 @@ def pets_page(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "Invalid input", "fields": {"cursor": [str(exc)]}}, status=400)
     try:
         page = selectors.pet_page(limit=PAGE_SIZE, cursor=cursor, offset=query.validated_data["offset"])
+        rows = selectors.pet_rows(page.pets)
     except ConnectionFailure:
         return with_content_security_policy(
             render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
         )
     context = {
-        "rows": selectors.pet_rows(page.pets),
+        "rows": rows,
         "total": page.total,
         "paged": bool(cursor or query.validated_data["offset"]),
         "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
@@ -230,9 +231,9 @@ def pet_rows(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": f"ids must be 1 to {MAX_ROWS_PER_POLL} comma-separated pet ids"}, status=400)
     try:
         pets = selectors.pets_by_ids(ids)
+        rows = {row.pet["id"]: row for row in selectors.pet_rows(list(pets.values()))}
     except ConnectionFailure:
         return JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
-    rows = {row.pet["id"]: row for row in selectors.pet_rows(list(pets.values()))}
     body = []
     for pet_id in ids:
         row = rows.get(pet_id)
