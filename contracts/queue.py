@@ -1,7 +1,7 @@
 """The queue contract: Redis key names and the task payload.
 
 Producers RPUSH a JSON task onto `TASKS_KEY`; consumers take from its head. A task in exactly the
-seed's shape (`pet_id`, `name`, `species`, `age`, `owner`, `vaccinated`, no `task_id`) pushed by
+original Pet App's shape (`pet_id`, `name`, `species`, `age`, `owner`, `vaccinated`, no `task_id`) pushed by
 hand with redis-cli is valid too: it gets a stable id derived from its bytes.
 """
 
@@ -56,7 +56,7 @@ class Task:
     last_error: str | None = None
 
     def pet_data(self) -> dict:
-        """The pet as the seed's task carried it (the file's `original_data`)."""
+        """The pet as the original Pet App's task carried it (the file's `original_data`)."""
         return {
             "pet_id": self.pet_id,
             "name": self.name,

@@ -9,7 +9,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def redis_url_from_env(env: Mapping[str, str]) -> str:
-    """Return the Redis URL: `REDIS_URL` wins, else the seed's `REDIS_HOST`/`REDIS_PORT`."""
+    """Return the Redis URL: `REDIS_URL` wins, else the original Pet App's `REDIS_HOST`/`REDIS_PORT`."""
     url = env.get("REDIS_URL", "").strip()
     if url:
         return url

@@ -1,4 +1,4 @@
-"""The MongoEngine `Pet` document (DESIGN.md section 4): collection `pet`."""
+"""The MongoEngine `Pet` document: collection `pet` of `pets_database`, as in the original Pet App."""
 
 from __future__ import annotations
 

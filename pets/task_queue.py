@@ -54,7 +54,7 @@ def redis_ping() -> bool:
 
 
 def queue_stats() -> dict:
-    """The seed's stats fields, plus where the tasks are and which consumers are alive.
+    """The original Pet App's stats fields, plus where the tasks are and which consumers are alive.
 
     Raises `redis.RedisError` when Redis is unreachable.
     """

@@ -1,4 +1,4 @@
-"""Settings, read once from the environment (DESIGN.md section 8; `.env.example` lists them all).
+"""Settings, read once from the environment (`.env.example` lists them all).
 
 Development (`DJANGO_DEBUG=true`, which `make run` sets) works with no variables at all: a random
 secret key is made once in `.run/secret_key`.

@@ -1,4 +1,4 @@
-"""Worker settings, read once from the environment (DESIGN.md section 8)."""
+"""Worker settings, read once from the environment (`.env.example` lists every variable)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ DEFAULT_USER_AGENT = (
 
 
 def consumer_name(consumer_id: str) -> str:
-    """`1` -> `Consumer-1`, as the seed's logs and files name the workers."""
+    """`1` -> `Consumer-1`, as the original Pet App's logs and files name the workers."""
     return f"Consumer-{consumer_id.strip() or '1'}"
 
 

@@ -1,4 +1,4 @@
-"""Build the enriched document of DESIGN.md section 7 from a task and a Wikipedia summary."""
+"""Build the enriched document (the original Pet App's file format) from a task and a Wikipedia summary."""
 
 from __future__ import annotations
 
