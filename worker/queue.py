@@ -83,6 +83,14 @@ class TaskQueue:
     def drop(self, raw: bytes) -> None:
         self.redis.lrem(self.processing_key, 1, raw)
 
+    def skip_done(self, raw: bytes, task: Task) -> None:
+        """A redelivery of a finished task: drop it, and put its pet's state back to done
+        (start() marked it processing)."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrem(self.processing_key, 1, raw)
+            self._record(pipe, task, DONE)
+            pipe.execute()
+
     def retry_later(self, raw: bytes, failed: Task, delay_seconds: float) -> None:
         """Park the task (with its failure counted) in the delayed set until it is due again."""
         due = time.time() + delay_seconds
@@ -106,7 +114,7 @@ class TaskQueue:
             state=state,
             task_id=task.task_id,
             at=utc_now_iso(),
-            attempt=task.attempts + (state == PROCESSING),
+            attempt=task.attempts + (state in (PROCESSING, DONE)),  # attempts made, this one included
             consumer=self.consumer_name,
             next_attempt_at=next_attempt_at,
             error=task.last_error if state in (RETRYING, DEAD) else None,

@@ -188,7 +188,7 @@ class Consumer:
             return
         if self.queue.start(task):
             log.info("Task %s was already processed: skipped", task.task_id)
-            self.queue.drop(raw)
+            self.queue.skip_done(raw, task)
             return
         try:
             path = self.process(task)

@@ -1,0 +1,92 @@
+"""Each pet's enrichment state (contracts/task_status.py), written by the queue moves themselves.
+
+In process, against the session's real Redis: fast, and every move of worker/queue.py covered.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.dead_letters import DeadLetter
+from contracts.queue import TASKS_KEY, build_task
+from contracts.task_status import STATUS_KEY, TaskStatus
+from worker.queue import TaskQueue
+
+
+@pytest.fixture
+def queue(redis_client) -> TaskQueue:
+    return TaskQueue(redis_client, "Consumer-7")
+
+
+def new_task(pet_id: str = "p1"):
+    return build_task(pet_id=pet_id, name="Luna", species="Cat", age=3, owner="Ana", vaccinated=False, reason="created")
+
+
+def state(redis_client, pet_id: str = "p1") -> TaskStatus:
+    status = TaskStatus.from_json(redis_client.hget(STATUS_KEY, pet_id))
+    assert status is not None
+    return status
+
+
+def taken(redis_client, queue: TaskQueue, task) -> bytes:
+    redis_client.rpush(TASKS_KEY, task.to_json())
+    raw = queue.take(1)
+    assert raw is not None
+    return raw
+
+
+def test_a_task_goes_processing_then_done(redis_client, queue):
+    task = new_task()
+    raw = taken(redis_client, queue, task)
+    assert queue.start(task) is False
+    processing = state(redis_client)
+    assert (processing.state, processing.task_id, processing.consumer, processing.attempt) == (
+        "processing",
+        task.task_id,
+        "Consumer-7",
+        1,
+    )
+    queue.complete(raw, task, "p1_Luna.json")
+    done = state(redis_client)
+    assert done.state == "done" and done.final and done.attempt == 1
+
+
+def test_a_redelivered_finished_task_leaves_the_state_done(redis_client, queue):
+    task = new_task()
+    queue.complete(taken(redis_client, queue, task), task, "p1_Luna.json")
+    raw = taken(redis_client, queue, task)  # delivered again
+    assert queue.start(task) is True
+    queue.skip_done(raw, task)
+    assert state(redis_client).state == "done"
+    assert redis_client.llen(queue.processing_key) == 0
+
+
+def test_retrying_says_when_and_why_then_dead_says_why(redis_client, queue):
+    task = new_task()
+    raw = taken(redis_client, queue, task)
+    failed = task.after_failure("WikipediaUnavailable: HTTP 503")
+    queue.retry_later(raw, failed, 30)
+    retrying = state(redis_client)
+    assert retrying.state == "retrying" and retrying.attempt == 1 and retrying.error == "WikipediaUnavailable: HTTP 503"
+    assert retrying.next_attempt_at is not None
+    raw = taken(redis_client, queue, failed)
+    final = failed.after_failure("WikipediaUnavailable: HTTP 503")
+    queue.dead_letter(raw, DeadLetter.for_task(final, consumer="Consumer-7"), final)
+    dead = state(redis_client)
+    assert (dead.state, dead.attempt, dead.final) == ("dead", 2, True)
+
+
+def test_an_older_task_finishing_late_does_not_hide_a_newer_one(redis_client, queue):
+    old, new = new_task(), new_task()
+    raw = taken(redis_client, queue, old)
+    queue.start(old)
+    # The pet is updated meanwhile: the API queues a newer task and marks it queued.
+    redis_client.hset(STATUS_KEY, "p1", TaskStatus(state="queued", task_id=new.task_id, at="now").to_json())
+    queue.complete(raw, old, "p1_Luna.json")
+    current = state(redis_client)
+    assert (current.state, current.task_id) == ("queued", new.task_id)
+
+
+def test_unreadable_entries_are_ignored_not_raised(redis_client):
+    assert TaskStatus.from_json(b"not json") is None
+    assert TaskStatus.from_json(b'{"state": "done"}') is None  # no task id
