@@ -40,7 +40,7 @@ def test_make_run_starts_with_the_example_env_and_the_environment_wins(tmp_path,
     """`cp .env.example .env && make run` (the README's words), with API_PORT from the command line."""
     copy = checkout_copy(tmp_path)
     example = (copy / ".env.example").read_text()
-    assert "WIKIPEDIA_USER_AGENT=PetAppEnrichment/1.0 (" in example  # the line that broke `source`
+    assert 'WIKIPEDIA_USER_AGENT="PetAppEnrichment/1.0 (' in example  # spaces, parentheses, a semicolon
     # The README's step, plus one value only the file gives: the Redis to use.
     (copy / ".env").write_text(example.replace("\nREDIS_URL=\n", f"\nREDIS_URL={redis_server.url}\n"))
     api_port, mongo_port = free_port(), free_port()
