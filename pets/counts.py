@@ -11,7 +11,7 @@ write) heals by itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -28,6 +28,9 @@ for i = 2, #ARGV do
   if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[1]) end
 end
 """
+
+
+_adjust_known: redis.commands.core.Script | None = None
 
 
 def signature(species_key: str | None, vaccinated: bool | None) -> str:
@@ -60,6 +63,13 @@ def count(species_key: str | None, vaccinated: bool | None, compute: Callable[[]
     return total
 
 
-def adjust(pipe: redis.client.Pipeline, delta: int, signatures: list[str]) -> None:
-    """Queue the adjustment of these counts on `pipe` (the write's own round trip to Redis)."""
-    pipe.eval(ADJUST_KNOWN, 1, COUNTS_KEY, delta, *signatures)
+CountChanges = Sequence[tuple[int, list[str]]]  # (delta, the filter signatures it applies to)
+
+
+def adjust(pipe: redis.client.Pipeline, changes: CountChanges) -> None:
+    """Queue these count adjustments on `pipe` (the write's own round trip to Redis)."""
+    global _adjust_known
+    if _adjust_known is None:
+        _adjust_known = get_redis().register_script(ADJUST_KNOWN)  # EVALSHA: the script is sent once
+    for delta, signatures in changes:
+        _adjust_known(keys=[COUNTS_KEY], args=[delta, *signatures], client=pipe)

@@ -39,7 +39,6 @@ MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOW = timedelta(days=100 * 365)  # reaches past EARLIEST from any date this app will see
 SORT = [("created_at", -1), ("_id", -1)]
 PROJECTION = {"outbox_task": 0, "outbox_due_at": 0, "species_key": 0}
-_learned_windows: dict[tuple, _Window] = {}
 
 
 class InvalidCursor(ValueError):
@@ -76,6 +75,9 @@ class _Window:
 
     width: timedelta = FIRST_WINDOW
     first_page_from: datetime | None = None
+
+
+_learned_windows: dict[tuple, _Window] = {}  # per filter, per process
 
 
 def keyset_page(filters: dict, *, limit: int, after: Cursor | None) -> tuple[list[dict], Cursor | None]:

@@ -12,6 +12,7 @@ import unicodedata
 from rest_framework import serializers
 
 from pets.models import Pet
+from pets.pagination import Cursor, InvalidCursor
 
 # ASCII digits only: str.isdigit() and \d accept "²" or "٣", which int() refuses or misreads.
 INTEGER_STRING = re.compile(r"^\s*[0-9]{1,9}\s*$")
@@ -123,6 +124,13 @@ class PetListQuerySerializer(serializers.Serializer):
     offset = StrictIntegerField(
         required=False, min_value=0, max_value=10_000_000, default=0, help_text="Deprecated: use `cursor`."
     )
+
+    def validate_cursor(self, value: str) -> Cursor | None:
+        """The opaque cursor, decoded (a 400 naming `cursor` if it is not one a Link gave)."""
+        try:
+            return Cursor.decode(value) if value else None
+        except InvalidCursor as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class PetCreatedSerializer(serializers.Serializer):

@@ -7,7 +7,6 @@ relay sends it once Redis is back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import redis
 
@@ -23,14 +22,13 @@ log = logging.getLogger(__name__)
 DELIVERED_KEY = "pets:outbox:delivered"
 
 
-def enqueue(task: Task, payload: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -> bool:
+def enqueue(task: Task, payload: str, count_changes: counts.CountChanges = ()) -> bool:
     """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued and adjust
     the list counts, in one round trip; False (and a warning) when Redis cannot take it."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
             enqueue_on(pipe, payload, task)
-            for delta, signatures in count_changes:
-                counts.adjust(pipe, delta, signatures)
+            counts.adjust(pipe, count_changes)
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not queue an enrichment task: %s", exc)
@@ -92,25 +90,23 @@ def enrichment_states(pet_ids: list[str]) -> dict[str, TaskStatus]:
     return {pet_id: status for pet_id, status in states.items() if status is not None}
 
 
-def forget_pet(pet_id: str, count_changes: Sequence[tuple[int, list[str]]] = ()) -> None:
+def forget_pet(pet_id: str, count_changes: counts.CountChanges = ()) -> None:
     """Drop a deleted pet's enrichment state and count it out (best effort: a leftover entry is
     never shown, and the counts heal when they expire)."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
             pipe.hdel(STATUS_KEY, pet_id)
-            for delta, signatures in count_changes:
-                counts.adjust(pipe, delta, signatures)
+            counts.adjust(pipe, count_changes)
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not drop the enrichment state of pet %s: %s", pet_id, exc)
 
 
-def adjust_counts(count_changes: Sequence[tuple[int, list[str]]]) -> None:
+def adjust_counts(count_changes: counts.CountChanges) -> None:
     """Adjust the list counts after a change that queues no task (best effort, as above)."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
-            for delta, signatures in count_changes:
-                counts.adjust(pipe, delta, signatures)
+            counts.adjust(pipe, count_changes)
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not adjust the list counts: %s", exc)
