@@ -27,3 +27,8 @@ class ResultStore:
         except DuplicateKeyError:
             return False
         return True
+
+    def find(self, task_id: str) -> ResultRecord | None:
+        """The record of this task, if a delivery of it was recorded already."""
+        document = self.collection.find_one({"_id": task_id})
+        return ResultRecord.from_document(document) if document else None

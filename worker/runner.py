@@ -219,7 +219,16 @@ class Consumer:
             processed_at=processed_at,
             duration_seconds=time.monotonic() - started,
         )
-        when = task.enqueued_datetime() or processed_at
+        when = task.enqueued_datetime()
+        if when is None:
+            # A task pushed by hand has no enqueue time, so its file name comes from now and would
+            # differ on a redelivery: its result record (keyed by task id) says if it was written.
+            earlier = self.results.find(task.task_id)
+            if earlier is not None:
+                log.info("Task %s was already written to %s by an earlier delivery", task.task_id, earlier.file)
+                log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
+                return self.settings.processed_dir / earlier.file
+            when = processed_at
         path, is_new = write_result(self.settings.processed_dir, task.pet_id, task.name, when, document)
         self.results.record(ResultRecord.from_enriched(document, path.name))
         if is_new:
