@@ -60,7 +60,7 @@ def test_poison_tasks_are_dead_lettered_and_the_consumer_goes_on(start_consumer,
 @pytest.mark.parametrize("failing_step", ["parse_task", "start", "dead_letter_of_invalid"])
 def test_any_exception_while_handling_a_task_dead_letters_it(redis_client, tmp_path, monkeypatch, failing_step):
     """In process: whatever step blows up (parsing, the done check, even the dead letter of an
-    invalid task), the payload ends in the dead-letter list and `handle` returns normally."""
+    invalid task), the payload ends in the dead-letter list and `handle_batch` returns normally."""
     from worker import runner
     from worker.config import WorkerSettings
     from worker.queue import TaskQueue
@@ -90,8 +90,8 @@ def test_any_exception_while_handling_a_task_dead_letters_it(redis_client, tmp_p
 
         monkeypatch.setattr(queue, "dead_letter", dead_letter_once_broken)
     redis_client.rpush(TASKS_KEY, payload)
-    raw = queue.take(1)
-    consumer.handle(raw)
+    [raw] = queue.take(1)
+    consumer.handle_batch([raw])
     [entry] = dead_letters(redis_client)
     assert entry.error.startswith("poison task: ")
     assert entry.payload == payload.decode()

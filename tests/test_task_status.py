@@ -30,15 +30,14 @@ def state(redis_client, pet_id: str = "p1") -> TaskStatus:
 
 def taken(redis_client, queue: TaskQueue, task) -> bytes:
     redis_client.rpush(TASKS_KEY, task.to_json())
-    raw = queue.take(1)
-    assert raw is not None
+    [raw] = queue.take(1)
     return raw
 
 
 def test_a_task_goes_processing_then_done(redis_client, queue):
     task = new_task()
     raw = taken(redis_client, queue, task)
-    assert queue.start(task) is False
+    assert queue.start([task]) == [False]
     processing = state(redis_client)
     assert (processing.state, processing.task_id, processing.consumer, processing.attempt) == (
         "processing",
@@ -46,16 +45,16 @@ def test_a_task_goes_processing_then_done(redis_client, queue):
         "Consumer-7",
         1,
     )
-    queue.complete(raw, task, "p1_Luna.json")
+    queue.complete([(raw, task, "p1_Luna.json")])
     done = state(redis_client)
     assert done.state == "done" and done.final and done.attempt == 1
 
 
 def test_a_redelivered_finished_task_leaves_the_state_done(redis_client, queue):
     task = new_task()
-    queue.complete(taken(redis_client, queue, task), task, "p1_Luna.json")
+    queue.complete([(taken(redis_client, queue, task), task, "p1_Luna.json")])
     raw = taken(redis_client, queue, task)  # delivered again
-    assert queue.start(task) is True
+    assert queue.start([task]) == [True]
     queue.skip_done(raw, task)
     assert state(redis_client).state == "done"
     assert redis_client.llen(queue.processing_key) == 0
@@ -79,10 +78,10 @@ def test_retrying_says_when_and_why_then_dead_says_why(redis_client, queue):
 def test_an_older_task_finishing_late_does_not_hide_a_newer_one(redis_client, queue):
     old, new = new_task(), new_task()
     raw = taken(redis_client, queue, old)
-    queue.start(old)
+    queue.start([old])
     # The pet is updated meanwhile: the API queues a newer task and marks it queued.
     redis_client.hset(STATUS_KEY, "p1", TaskStatus(state="queued", task_id=new.task_id, at="now").to_json())
-    queue.complete(raw, old, "p1_Luna.json")
+    queue.complete([(raw, old, "p1_Luna.json")])
     current = state(redis_client)
     assert (current.state, current.task_id) == ("queued", new.task_id)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.environment import Environment
 from contracts.redis_url import redis_url_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,7 @@ class WorkerSettings:
     wikipedia_cache_seconds: int
     wikipedia_requests_per_second: int
     poll_seconds: float
+    batch_max: int
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
@@ -42,22 +43,24 @@ class WorkerSettings:
     reap_interval_seconds: float
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerSettings:
+    def from_env(cls, source: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = Environment(source)
         return cls(
-            consumer_name=consumer_name(env.get("CONSUMER_ID", "1")),
-            redis_url=redis_url_from_env(env),
-            mongodb_uri=env.get("MONGODB_URI") or DEFAULT_MONGODB_URI,
-            mongodb_timeout_ms=int(env.get("MONGODB_TIMEOUT_MS") or 3000),
-            processed_dir=Path(env.get("PROCESSED_DIR") or PROJECT_ROOT / "processed_data"),
-            wikipedia_api_url=(env.get("WIKIPEDIA_API_URL") or DEFAULT_WIKIPEDIA_API_URL).rstrip("/"),
-            wikipedia_user_agent=env.get("WIKIPEDIA_USER_AGENT") or DEFAULT_USER_AGENT,
-            wikipedia_timeout_seconds=float(env.get("WIKIPEDIA_TIMEOUT_SECONDS", "5")),
-            wikipedia_cache_seconds=int(env.get("WIKIPEDIA_CACHE_SECONDS", str(24 * 3600))),
-            wikipedia_requests_per_second=int(env.get("WIKIPEDIA_MAX_REQUESTS_PER_SECOND", "20")),
-            poll_seconds=float(env.get("CONSUMER_POLL_SECONDS", "1")),
-            max_attempts=int(env.get("TASK_MAX_ATTEMPTS", "5")),
-            retry_base_seconds=float(env.get("TASK_RETRY_BASE_SECONDS", "2")),
-            retry_max_seconds=float(env.get("TASK_RETRY_MAX_SECONDS", "300")),
-            heartbeat_ttl_seconds=float(env.get("CONSUMER_HEARTBEAT_TTL_SECONDS", "15")),
-            reap_interval_seconds=float(env.get("CONSUMER_REAP_INTERVAL_SECONDS", "5")),
+            consumer_name=consumer_name(env.text("CONSUMER_ID", "1")),
+            redis_url=redis_url_from_env(env.source),
+            mongodb_uri=env.text("MONGODB_URI", DEFAULT_MONGODB_URI),
+            mongodb_timeout_ms=env.integer("MONGODB_TIMEOUT_MS", 3000, minimum=1),
+            processed_dir=Path(env.text("PROCESSED_DIR") or PROJECT_ROOT / "processed_data"),
+            wikipedia_api_url=env.text("WIKIPEDIA_API_URL", DEFAULT_WIKIPEDIA_API_URL).rstrip("/"),
+            wikipedia_user_agent=env.text("WIKIPEDIA_USER_AGENT", DEFAULT_USER_AGENT),
+            wikipedia_timeout_seconds=env.number("WIKIPEDIA_TIMEOUT_SECONDS", 5, minimum=0.1),
+            wikipedia_cache_seconds=env.integer("WIKIPEDIA_CACHE_SECONDS", 24 * 3600, minimum=0),
+            wikipedia_requests_per_second=env.integer("WIKIPEDIA_MAX_REQUESTS_PER_SECOND", 20, minimum=1),
+            poll_seconds=env.number("CONSUMER_POLL_SECONDS", 1, minimum=0.05),
+            batch_max=env.integer("CONSUMER_BATCH_MAX", 20, minimum=1),
+            max_attempts=env.integer("TASK_MAX_ATTEMPTS", 5, minimum=1),
+            retry_base_seconds=env.number("TASK_RETRY_BASE_SECONDS", 2, minimum=0),
+            retry_max_seconds=env.number("TASK_RETRY_MAX_SECONDS", 300, minimum=0),
+            heartbeat_ttl_seconds=env.number("CONSUMER_HEARTBEAT_TTL_SECONDS", 15, minimum=1),
+            reap_interval_seconds=env.number("CONSUMER_REAP_INTERVAL_SECONDS", 5, minimum=0.1),
         )

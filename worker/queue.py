@@ -1,6 +1,6 @@
 """The consumer's side of the Redis queue: every move of a task is one atomic Redis operation.
 
-    pets:tasks ──BLMOVE──► pets:processing:<consumer> ──┬─ done ──────► (removed; pets:done:<task_id>)
+    pets:tasks ──(B)LMOVE─► pets:processing:<consumer> ──┬─ done ──────► (removed; pets:done:<task_id>)
         ▲                                                ├─ transient ─► pets:delayed (due time) ─┐
         │                                                └─ permanent ─► pets:dead                │
         └──────────────── promote_due() when the retry is due ◄──────────────────────────────────┘
@@ -33,6 +33,7 @@ from contracts.queue import (
     processing_key,
     utc_now_iso,
 )
+from contracts.redis_scripts import queue_script
 from contracts.task_status import DEAD, DONE, PROCESSING, RETRYING, SET_IF_OWNER, STATUS_KEY, TaskStatus
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
@@ -50,6 +51,17 @@ if #earliest == 0 then return '-1' end
 return earliest[2]
 """
 
+# Move up to ARGV[1] tasks from the head of the queue into a processing list, in one round trip.
+TAKE_MANY = """
+local taken = {}
+for _ = 1, tonumber(ARGV[1]) do
+  local raw = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')
+  if not raw then break end
+  taken[#taken + 1] = raw
+end
+return taken
+"""
+
 
 class TaskQueue:
     def __init__(self, client: redis.Redis, consumer_name: str) -> None:
@@ -57,27 +69,40 @@ class TaskQueue:
         self.consumer_name = consumer_name
         self.processing_key = processing_key(consumer_name)
         self._promote_due = client.register_script(PROMOTE_DUE)
-        self._set_status = client.register_script(SET_IF_OWNER)
+        self._take_many = client.register_script(TAKE_MANY)
 
     # -- taking and finishing --------------------------------------------------------------
-    def take(self, timeout_seconds: float) -> bytes | None:
-        """Move the task at the head of the queue into our processing list (None on timeout)."""
-        return self.redis.blmove(TASKS_KEY, self.processing_key, timeout_seconds, "LEFT", "LEFT")
+    def take(self, timeout_seconds: float, limit: int = 1) -> list[bytes]:
+        """Move up to `limit` tasks from the head of the queue into our processing list.
 
-    def start(self, task: Task) -> bool:
-        """Mark the task as processing; True if it was already done (a redelivery). One round trip."""
+        What is there is taken at once; on an empty queue it blocks (BLMOVE) for one task, up to
+        `timeout_seconds` (an empty list then).
+        """
+        if limit > 1:
+            taken = self._take_many(keys=[TASKS_KEY, self.processing_key], args=[limit])
+            if taken:
+                return list(taken)
+        raw = self.redis.blmove(TASKS_KEY, self.processing_key, timeout_seconds, "LEFT", "LEFT")
+        return [] if raw is None else [raw]
+
+    def start(self, tasks: list[Task]) -> list[bool]:
+        """Mark the tasks as processing; for each, True if it was already done (a redelivery).
+        One round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(done_key(task.task_id))
-            self._record(pipe, task, PROCESSING)
-            already_done, _ = pipe.execute()
-        return bool(already_done)
+            for task in tasks:
+                pipe.exists(done_key(task.task_id))
+                self._record(pipe, task, PROCESSING)
+            replies = pipe.execute()
+        return [bool(already_done) for already_done in replies[::2]]
 
-    def complete(self, raw: bytes, task: Task, result_name: str) -> None:
-        """Record the task as done (for redeliveries) and drop it from our processing list."""
+    def complete(self, finished: list[tuple[bytes, Task, str]]) -> None:
+        """Record tasks as done (for redeliveries) and drop them from our processing list, in one
+        transaction; each item is (payload, task, result file name)."""
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(done_key(task.task_id), result_name, ex=DONE_MARKER_SECONDS)
-            pipe.lrem(self.processing_key, 1, raw)
-            self._record(pipe, task, DONE)
+            for raw, task, result_name in finished:
+                pipe.set(done_key(task.task_id), result_name, ex=DONE_MARKER_SECONDS)
+                pipe.lrem(self.processing_key, 1, raw)
+                self._record(pipe, task, DONE)
             pipe.execute()
 
     def drop(self, raw: bytes) -> None:
@@ -119,7 +144,7 @@ class TaskQueue:
             next_attempt_at=next_attempt_at,
             error=task.last_error if state in (RETRYING, DEAD) else None,
         )
-        self._set_status(keys=[STATUS_KEY], args=[task.pet_id, task.task_id, status.to_json()], client=pipe)
+        queue_script(pipe, SET_IF_OWNER, [STATUS_KEY], [task.pet_id, task.task_id, status.to_json()])
 
     def promote_due(self, limit: int = 100) -> float | None:
         """Requeue the retries that are due; seconds until the next one is (None: no retry waits)."""

@@ -1,4 +1,4 @@
-"""The worker's side of the result record (contracts/results.py): one insert per processed task.
+"""The worker's side of the result record (contracts/results.py): one insert per batch of tasks.
 
 The record's `_id` is the task id: a redelivered task that was recorded already inserts nothing
 (a duplicate key is the answer "done before"), so the collection holds exactly one per task.
@@ -7,9 +7,11 @@ The record's `_id` is the task id: a redelivered task that was recorded already 
 from __future__ import annotations
 
 import pymongo
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from contracts.results import RESULTS_COLLECTION, ResultRecord
+
+DUPLICATE_KEY = 11000
 
 
 class ResultStore:
@@ -20,13 +22,16 @@ class ResultStore:
         )
         self.collection = client.get_default_database("pets_database")[RESULTS_COLLECTION]
 
-    def record(self, record: ResultRecord) -> bool:
-        """Store the record; False if this task was recorded before (a redelivery)."""
+    def record(self, records: list[ResultRecord]) -> None:
+        """Store the records in one round trip; those recorded before (redeliveries) are kept as they are."""
+        if not records:
+            return
         try:
-            self.collection.insert_one(record.to_document())
-        except DuplicateKeyError:
-            return False
-        return True
+            self.collection.insert_many([record.to_document() for record in records], ordered=False)
+        except BulkWriteError as exc:
+            others = [error for error in exc.details.get("writeErrors", []) if error.get("code") != DUPLICATE_KEY]
+            if others or exc.details.get("writeConcernErrors"):
+                raise
 
     def find(self, task_id: str) -> ResultRecord | None:
         """The record of this task, if a delivery of it was recorded already."""

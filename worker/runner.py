@@ -1,16 +1,19 @@
-"""The consumer loop: take a task, enrich the pet, write its file, record where the task went.
+"""The consumer loop: take tasks, enrich each pet, write its file, record where each task went.
+
+Tasks are taken in batches sized to about 50 ms of work (worker/prefetch.py): one at a time while
+each needs Wikipedia, dozens once the summaries are cached. A batch's result records are inserted
+together and its done tasks leave the queue in one transaction.
 
 Delivery is at least once, with exactly one file and one result record in effect:
-- a task is moved (BLMOVE) into this consumer's processing list and leaves it only in the Redis
+- a task is moved (LMOVE) into this consumer's processing list and leaves it only in the Redis
   transaction that records its outcome: done, retry later, or dead letter (see worker/queue.py);
 - a consumer starting under the same name takes back what it held; the others take back the
   tasks of a consumer whose heartbeat lapsed;
 - a redelivered task finds its file (same name, same task id) or its done marker and writes none.
 
-Failures: Wikipedia errors and write errors are transient: retried with exponential backoff and
-jitter through the delayed set (honouring Retry-After), then dead-lettered after
-`max_attempts`. A malformed task, an answer Wikipedia must not give (WikipediaRefused) and any
-unexpected exception dead-letter the task at once. A 404 or disambiguation is an answer.
+Failures: worker/retries.py decides between another attempt later (through the delayed set) and
+the dead-letter list. A malformed payload, or any exception while handling one, dead-letters it
+as poison: one bad task can never crash every consumer in turn.
 
 Signals, as RQ and Dramatiq do it: the first SIGTERM/SIGINT lets the current task finish and then
 exits 0; a second one exits at once (the held task is recovered by the others or on restart).
@@ -19,15 +22,16 @@ exits 0; a second one exits at once (the held task is recovered by the others or
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import redis
-from pymongo.errors import ConnectionFailure
 
 from contracts.dead_letters import DeadLetter
 from contracts.queue import InvalidTask, Task, parse_task
@@ -36,38 +40,27 @@ from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
+from worker.prefetch import Prefetch
 from worker.queue import TaskQueue
 from worker.results_store import ResultStore
-from worker.wikipedia import CachedWikipedia, WikipediaRefused, WikipediaUnavailable
+from worker.retries import Backoff, Retry, RetryPolicy
+from worker.wikipedia import CachedWikipedia
 
 log = logging.getLogger("worker")
+T = TypeVar("T")
 
-# Worth another try later: Wikipedia down or throttling us, the disk full or unwritable, MongoDB
-# (where results are recorded) unreachable.
-TRANSIENT_ERRORS = (WikipediaUnavailable, OSError, ConnectionFailure)
 MIN_WAIT_SECONDS = 0.05  # the shortest block on an empty queue when a retry is nearly due
 PROMOTE_INTERVAL_SECONDS = 0.1  # how often a busy consumer looks for due retries
 
 
-def exponential_delay(attempt: int, base: float, cap: float) -> float:
-    """base, 2*base, 4*base... capped, with jitter so failing consumers do not retry in step."""
-    return min(cap, base * 2 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)
+@dataclass(frozen=True)
+class Written:
+    """A task whose file is written; its record and its outcome go with the rest of its batch."""
 
-
-class Backoff:
-    """Reconnection delays for Redis: capped, exponential, jittered; reset on success."""
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
-        self.base = base
-        self.cap = cap
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        self.failures += 1
-        return exponential_delay(self.failures, self.base, self.cap)
-
-    def reset(self) -> None:
-        self.failures = 0
+    raw: bytes
+    task: Task
+    path: Path
+    record: ResultRecord | None  # None: an earlier delivery recorded it
 
 
 class Consumer:
@@ -79,6 +72,8 @@ class Consumer:
         self.name = settings.consumer_name
         self.queue = queue
         self.wikipedia = wikipedia
+        self.retries = RetryPolicy(settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds)
+        self.prefetch = Prefetch(settings.batch_max)
         self.heartbeat = Heartbeat(queue, settings.heartbeat_ttl_seconds)
         self._stop = threading.Event()
         self._next_reap = 0.0
@@ -93,9 +88,9 @@ class Consumer:
     def _on_signal(self, signum: int, _frame: object) -> None:
         name = signal.Signals(signum).name
         if self._stop.is_set():
-            log.warning("Second %s: exiting now; the task in hand will be recovered", name)
+            log.warning("Second %s: exiting now; the tasks in hand will be recovered", name)
             raise SystemExit(1)
-        log.info("%s received: finishing the current task, then stopping", name)
+        log.info("%s received: finishing the current task(s), then stopping", name)
         self._stop.set()
 
     def run(self) -> int:
@@ -123,12 +118,12 @@ class Consumer:
                     if count:
                         log.warning("Requeued %d task(s) left unfinished by a previous run", count)
                     held_requeued = True
-                raw = self.queue.take(self._housekeeping())
+                batch = self.queue.take(self._housekeeping(), self.prefetch.size())
                 if backoff.failures:
                     log.info("Reconnected to Redis")
                     backoff.reset()
-                if raw is not None:
-                    self.handle(raw)
+                if batch:
+                    self.handle_batch(batch)
             except redis.RedisError as exc:
                 held_requeued = False  # what we held is requeued once Redis answers again
                 delay = backoff.next_delay()
@@ -155,59 +150,93 @@ class Consumer:
             return self.settings.poll_seconds
         return min(self.settings.poll_seconds, max(self._next_retry_at - now, MIN_WAIT_SECONDS))
 
-    # -- one task --------------------------------------------------------------------------
-    def handle(self, raw: bytes) -> None:
-        """Process one payload and record its outcome; whatever happens, the loop goes on.
+    # -- a batch of tasks ------------------------------------------------------------------
+    def handle_batch(self, raws: list[bytes]) -> None:
+        """Process the tasks taken together; their states, result records and outcomes are
+        written together too (a round trip each per batch, not per task).
 
-        Only a Redis error leaves the task where it is (held, requeued once Redis is back). Any
-        other exception, from parsing, logging or recording the outcome itself, dead-letters the
+        Only a Redis error leaves tasks where they are (held, requeued once Redis is back). Any
+        other exception, from parsing, logging or recording an outcome itself, dead-letters the
         payload as poison, so one bad task can never crash every consumer in turn.
         """
+        started = time.monotonic()
+        parsed = [(raw, task) for raw in raws if (task := self._guarded(raw, self._parse, raw)) is not None]
         try:
-            self._handle(raw)
+            done_before = self.queue.start([task for _, task in parsed]) if parsed else []
         except redis.RedisError:
             raise
         except Exception as exc:
-            log.exception("Poison task sent to the dead-letter list (%s)", type(exc).__name__)
-            error = f"poison task: {type(exc).__name__}: {exc}"
-            try:
-                self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=error, consumer=self.name))
-            except redis.RedisError:
-                raise
-            except Exception:  # even the dead letter failed: keep the payload in the log, go on
-                log.critical("Dropping a task that cannot even be dead-lettered: %.2000r", raw, exc_info=True)
-                self.queue.drop(raw)
+            for raw, _ in parsed:
+                self._poison(raw, exc)
+            parsed, done_before = [], []
+        written = []
+        for (raw, task), done in zip(parsed, done_before, strict=True):
+            item = self._guarded(raw, self._handle, raw, task, done)
+            if item is not None:
+                written.append(item)
+        if written:
+            self._finish(written)
+        self.prefetch.observe(len(raws), time.monotonic() - started)
 
-    def _handle(self, raw: bytes) -> None:
+    def _finish(self, written: list[Written]) -> None:
+        """One insert of the batch's result records, then one transaction marking its tasks done."""
+        try:
+            self.results.record([item.record for item in written if item.record is not None])
+        except redis.RedisError:
+            raise
+        except Exception as exc:  # MongoDB unreachable, most likely: each task goes to the policy
+            for item in written:
+                self._fail(item.raw, item.task, exc)
+            return
+        self.queue.complete([(item.raw, item.task, item.path.name) for item in written])
+
+    def _guarded(self, raw: bytes, step: Callable[..., T], *args: object) -> T | None:
+        """Run one step for one payload; any exception but a Redis error makes the payload poison."""
+        try:
+            return step(*args)
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            self._poison(raw, exc)
+            return None
+
+    def _poison(self, raw: bytes, exc: Exception) -> None:
+        log.error("Poison task sent to the dead-letter list (%s)", type(exc).__name__, exc_info=exc)
+        error = f"poison task: {type(exc).__name__}: {exc}"
+        try:
+            self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=error, consumer=self.name))
+        except redis.RedisError:
+            raise
+        except Exception:  # even the dead letter failed: keep the payload in the log, go on
+            log.critical("Dropping a task that cannot even be dead-lettered: %.2000r", raw, exc_info=True)
+            self.queue.drop(raw)
+
+    # -- one task --------------------------------------------------------------------------
+    def _parse(self, raw: bytes) -> Task | None:
         log.info("📨 Received new task from queue")
         try:
-            task = parse_task(raw)
+            return parse_task(raw)
         except InvalidTask as exc:
             log.error("Invalid task sent to the dead-letter list (%s): %.200r", exc, raw)
             self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=f"invalid task: {exc}", consumer=self.name))
-            return
-        if self.queue.start(task):
+            return None
+
+    def _handle(self, raw: bytes, task: Task, done_before: bool) -> Written | None:
+        """The task's file written (its record and outcome to follow with the batch), or None
+        when its outcome is recorded already: skipped as done before, retried or dead-lettered."""
+        if done_before:
             log.info("Task %s was already processed: skipped", task.task_id)
             self.queue.skip_done(raw, task)
-            return
+            return None
         try:
-            path = self.process(task)
+            return self.process(raw, task)
         except redis.RedisError:
             raise  # the task stays held and is requeued once Redis is back
-        except TRANSIENT_ERRORS as exc:
-            self._retry_or_give_up(raw, task, exc)
-            return
-        except WikipediaRefused as exc:
-            log.error("Task %s sent to the dead-letter list: %s", task.task_id, exc)
-            self._give_up(raw, task, exc)
-            return
         except Exception as exc:
-            log.exception("Task %s for pet %s failed, sent to the dead-letter list", task.task_id, task.pet_id)
-            self._give_up(raw, task, exc)
-            return
-        self.queue.complete(raw, task, path.name)
+            self._fail(raw, task, exc)
+            return None
 
-    def process(self, task: Task) -> Path:
+    def process(self, raw: bytes, task: Task) -> Written:
         started = time.monotonic()
         log.info("Processing pet: %s (%s) - ID: %s", task.name, task.species, task.pet_id[:8])
         summary = self.wikipedia.summary(task.species)
@@ -227,34 +256,30 @@ class Consumer:
             if earlier is not None:
                 log.info("Task %s was already written to %s by an earlier delivery", task.task_id, earlier.file)
                 log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
-                return self.settings.processed_dir / earlier.file
+                return Written(raw, task, self.settings.processed_dir / earlier.file, None)
             when = processed_at
         path, is_new = write_result(self.settings.processed_dir, task.pet_id, task.name, when, document)
-        self.results.record(ResultRecord.from_enriched(document, path.name))
         if is_new:
             log.log(SUCCESS, "✅ Enriched data saved to: %s", path.name)
         else:
             log.info("Task %s was already written to %s by an earlier delivery", task.task_id, path.name)
         log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
-        return path
+        return Written(raw, task, path, ResultRecord.from_enriched(document, path.name))
 
-    def _give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
-        failed = task.after_failure(f"{type(exc).__name__}: {exc}")
-        self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name), failed)
-
-    def _retry_or_give_up(self, raw: bytes, task: Task, exc: Exception) -> None:
-        failed = task.after_failure(f"{type(exc).__name__}: {exc}")
-        limit = self.settings.max_attempts
-        if failed.attempts >= limit:
-            log.error("Task %s failed %d times, sent to the dead-letter list: %s", task.task_id, limit, exc)
-            self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name), failed)
+    def _fail(self, raw: bytes, task: Task, exc: Exception) -> None:
+        """Another attempt later, or the dead-letter list: worker/retries.py decides."""
+        decision = self.retries.decide(task, exc)
+        failed = decision.task
+        if isinstance(decision, Retry):
+            log.warning(
+                "Task %s failed (attempt %d of %d): %s; retrying in %.1fs",
+                task.task_id, failed.attempts, self.retries.max_attempts, exc, decision.delay_seconds,
+            )  # fmt: skip
+            self.queue.retry_later(raw, failed, decision.delay_seconds)
+            self._next_promote = 0.0  # look for it (and its due time) on the next turn of the loop
             return
-        delay = exponential_delay(failed.attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:  # honoured, within the retry maximum
-            delay = min(max(delay, retry_after), self.settings.retry_max_seconds)
-        log.warning(
-            "Task %s failed (attempt %d of %d): %s; retrying in %.1fs", task.task_id, failed.attempts, limit, exc, delay
-        )
-        self.queue.retry_later(raw, failed, delay)
-        self._next_promote = 0.0  # look for it (and its due time) on the next turn of the loop
+        if decision.unexpected:
+            log.exception("Task %s for pet %s failed, sent to the dead-letter list", task.task_id, task.pet_id)
+        else:
+            log.error("Task %s %s, sent to the dead-letter list: %s", task.task_id, decision.why, exc)
+        self.queue.dead_letter(raw, DeadLetter.for_task(failed, consumer=self.name), failed)
