@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
+from contracts.redis_scripts import queue_script
 from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,6 @@ for i = 2, #ARGV do
   if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[1]) end
 end
 """
-
-
-_adjust_known: redis.commands.core.Script | None = None
 
 
 def signature(species_key: str | None, vaccinated: bool | None) -> str:
@@ -68,8 +66,5 @@ CountChanges = Sequence[tuple[int, list[str]]]  # (delta, the filter signatures 
 
 def adjust(pipe: redis.client.Pipeline, changes: CountChanges) -> None:
     """Queue these count adjustments on `pipe` (the write's own round trip to Redis)."""
-    global _adjust_known
-    if _adjust_known is None:
-        _adjust_known = get_redis().register_script(ADJUST_KNOWN)  # EVALSHA: the script is sent once
     for delta, signatures in changes:
-        _adjust_known(keys=[COUNTS_KEY], args=[delta, *signatures], client=pipe)
+        queue_script(pipe, ADJUST_KNOWN, [COUNTS_KEY], [delta, *signatures])

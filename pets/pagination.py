@@ -98,11 +98,12 @@ def keyset_page(filters: dict, *, limit: int, after: Cursor | None) -> tuple[lis
             created["$lte"] = after.created_at
         if created:
             query["created_at"] = created
-        fetched = list(collection.find(query, PROJECTION).sort(SORT).limit(limit + 1 + extra))
+        wanted = limit + 1 + extra  # in one batch: the default first batch (101) would need a getMore
+        fetched = list(collection.find(query, PROJECTION).sort(SORT).limit(wanted).batch_size(wanted))
         documents = [doc for doc in fetched if after is None or not _not_after(doc, after)][: limit + 1]
-        if len(documents) > limit or (len(fetched) < limit + 1 + extra and not bounded):
+        if len(documents) > limit or (len(fetched) < wanted and not bounded):
             break
-        if len(fetched) == limit + 1 + extra:
+        if len(fetched) == wanted:
             extra *= 4  # many pets in the cursor's millisecond: read further in the same window
             continue
         width = min(width * 4, MAX_WINDOW)
@@ -131,7 +132,8 @@ def _aware(when: datetime) -> datetime:
 
 def offset_page(filters: dict, *, limit: int, offset: int) -> list[dict]:
     """The original Pet App's paging, kept for compatibility: O(offset) on any engine."""
-    return list(Pet._get_collection().find(filters, PROJECTION).sort(SORT).skip(offset).limit(limit))
+    found = Pet._get_collection().find(filters, PROJECTION).sort(SORT).skip(offset)
+    return list(found.limit(limit).batch_size(limit))
 
 
 def pagination_headers(request: Request, *, next_cursor: Cursor | None, total: int) -> dict[str, str]:

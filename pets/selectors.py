@@ -70,7 +70,8 @@ def pets_by_ids(pet_ids: list[str]) -> dict[str, dict]:
     valid = [ObjectId(pet_id) for pet_id in pet_ids if ObjectId.is_valid(pet_id)]
     if not valid:
         return {}
-    return {str(doc["_id"]): pet_output(doc) for doc in Pet._get_collection().find({"_id": {"$in": valid}}, PROJECTION)}
+    found = Pet._get_collection().find({"_id": {"$in": valid}}, PROJECTION).batch_size(len(valid))
+    return {str(doc["_id"]): pet_output(doc) for doc in found}
 
 
 @dataclass(frozen=True)
@@ -161,13 +162,18 @@ def database_address() -> str:
     return ",".join(f"{host}:{port}" for host, port in hosts)
 
 
+RESULTS_BATCH = 1000
+
+
 def latest_results(pet_ids: list[str]) -> dict[str, ResultRecord]:
     """The newest result record of each of these pets, by pet id: one query on the pet_id index
     for their records (a few per pet), the newest picked here; never a folder listing."""
     if not pet_ids:
         return {}
     found: dict[str, ResultRecord] = {}
-    for document in Pet._get_db()[RESULTS_COLLECTION].find({"pet_id": {"$in": pet_ids}}):
+    # One batch for a page's records: past the default first batch (101), a getMore per batch.
+    records = Pet._get_db()[RESULTS_COLLECTION].find({"pet_id": {"$in": pet_ids}}).batch_size(RESULTS_BATCH)
+    for document in records:
         record = ResultRecord.from_document(document)
         if record is not None and (record.pet_id not in found or record.enqueued_at > found[record.pet_id].enqueued_at):
             found[record.pet_id] = record
