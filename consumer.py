@@ -22,6 +22,7 @@ import sys
 
 import redis
 
+from contracts.environment import ConfigError
 from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
 from contracts.redis_url import redacted
@@ -117,7 +118,11 @@ def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> in
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    settings = WorkerSettings.from_env()
+    try:
+        settings = WorkerSettings.from_env()
+    except ConfigError as exc:
+        print(f"consumer.py: {exc}", file=sys.stderr)
+        return 2
     if args.command in (None, "run"):
         return run_worker(settings)
     client = connect(settings)

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from contracts.environment import Environment
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def redis_url_from_env(env: Mapping[str, str]) -> str:
     """Return the Redis URL: `REDIS_URL` wins, else the original Pet App's `REDIS_HOST`/`REDIS_PORT`."""
-    url = env.get("REDIS_URL", "").strip()
+    reader = Environment(env)
+    url = reader.text("REDIS_URL")
     if url:
         return url
-    host = env.get("REDIS_HOST", "").strip()
+    host = reader.text("REDIS_HOST")
     if host:
-        port = env.get("REDIS_PORT", "6379").strip() or "6379"
-        db = env.get("REDIS_DB", "0").strip() or "0"
+        port = reader.integer("REDIS_PORT", 6379, minimum=1)
+        db = reader.integer("REDIS_DB", 0, minimum=0)
         return f"redis://{host}:{port}/{db}"
     return DEFAULT_REDIS_URL
 

@@ -13,9 +13,12 @@ import os
 from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
+from contracts.environment import Environment
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pets_project.settings")
 
-django_application = WSGIMiddleware(get_wsgi_application(), workers=int(os.environ.get("API_THREADS") or 2))
+API_THREADS = Environment().integer("API_THREADS", 2, minimum=1)
+django_application = WSGIMiddleware(get_wsgi_application(), workers=API_THREADS)
 
 from django.conf import settings  # noqa: E402 (after the settings are configured)
 

@@ -16,33 +16,11 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from contracts.environment import Environment
 from contracts.redis_url import redis_url_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = os.environ
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = env.get(name)
-    if value is None or value.strip() == "":
-        return default
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env.get(name, default).split(",") if item.strip()]
-
-
-def env_int(name: str, default: int) -> int:
-    try:
-        return int(env.get(name, default))
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer") from None
+env = Environment(error=ImproperlyConfigured)  # contracts/environment.py: errors name the variable
 
 
 def development_secret_key(path: Path) -> str:
@@ -68,8 +46,8 @@ def development_secret_key(path: Path) -> str:
 
 
 def read_secret_key(*, debug: bool, production: bool) -> str:
-    key = env.get("DJANGO_SECRET_KEY", "").strip()
-    key_file = env.get("DJANGO_SECRET_KEY_FILE", "").strip()
+    key = env.text("DJANGO_SECRET_KEY")
+    key_file = env.text("DJANGO_SECRET_KEY_FILE")
     if not key and key_file and Path(key_file).is_file():
         key = Path(key_file).read_text().strip()
     if not key and debug:
@@ -85,16 +63,14 @@ def read_secret_key(*, debug: bool, production: bool) -> str:
     return key
 
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
+DEBUG = env.flag("DJANGO_DEBUG", False)
 # "production" (docker compose sets it) adds the checks a deployment must pass.
-ENVIRONMENT = env.get("DJANGO_ENV", "development").strip().lower()
-if ENVIRONMENT not in {"development", "production"}:
-    raise ImproperlyConfigured("DJANGO_ENV must be development or production")
+ENVIRONMENT = env.choice("DJANGO_ENV", "development", ("development", "production"))
 PRODUCTION = ENVIRONMENT == "production"
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV is production.")
 SECRET_KEY = read_secret_key(debug=DEBUG, production=PRODUCTION)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+ALLOWED_HOSTS = env.items("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -133,7 +109,7 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env.get("DJANGO_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
+        "NAME": env.text("DJANGO_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -152,19 +128,19 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 
 # --- Services ---------------------------------------------------------------------------------
-MONGODB_URI = env.get("MONGODB_URI") or "mongodb://127.0.0.1:27017/pets_database"
+MONGODB_URI = env.text("MONGODB_URI", "mongodb://127.0.0.1:27017/pets_database")
 MONGODB_DB = "pets_database"  # used when the URI names no database
-MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 3000)
-REDIS_URL = redis_url_from_env(env)
-REDIS_TIMEOUT_SECONDS = float(env.get("REDIS_TIMEOUT_SECONDS", "1"))
-PROCESSED_DIR = Path(env.get("PROCESSED_DIR") or BASE_DIR / "processed_data")
-OUTBOX_RELAY_INTERVAL_SECONDS = float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "5"))
-OUTBOX_GRACE_SECONDS = float(env.get("OUTBOX_GRACE_SECONDS", "10"))
+MONGODB_TIMEOUT_MS = env.integer("MONGODB_TIMEOUT_MS", 3000, minimum=1)
+REDIS_URL = redis_url_from_env(env.source)
+REDIS_TIMEOUT_SECONDS = env.number("REDIS_TIMEOUT_SECONDS", 1, minimum=0.01)
+PROCESSED_DIR = Path(env.text("PROCESSED_DIR") or BASE_DIR / "processed_data")
+OUTBOX_RELAY_INTERVAL_SECONDS = env.number("OUTBOX_RELAY_INTERVAL_SECONDS", 5, minimum=0.01)
+OUTBOX_GRACE_SECONDS = env.number("OUTBOX_GRACE_SECONDS", 10, minimum=0)
 
 # --- First admin (manage.py ensure_admin) -----------------------------------------------------
-SUPERUSER_USERNAME = env.get("DJANGO_SUPERUSER_USERNAME") or ("admin" if DEBUG else "")
-SUPERUSER_PASSWORD = env.get("DJANGO_SUPERUSER_PASSWORD") or ("admin123" if DEBUG else "")
-SUPERUSER_EMAIL = env.get("DJANGO_SUPERUSER_EMAIL") or "admin@example.com"
+SUPERUSER_USERNAME = env.text("DJANGO_SUPERUSER_USERNAME", "admin" if DEBUG else "")
+SUPERUSER_PASSWORD = env.text("DJANGO_SUPERUSER_PASSWORD", "admin123" if DEBUG else "")
+SUPERUSER_EMAIL = env.text("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -178,8 +154,8 @@ REST_FRAMEWORK = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.integer("JWT_ACCESS_MINUTES", 60, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.integer("JWT_REFRESH_DAYS", 1, minimum=1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     # Each refresh gives a new refresh token and revokes the old one: a stolen one works once.
     "ROTATE_REFRESH_TOKENS": True,
@@ -191,9 +167,9 @@ SIMPLE_JWT = {
 }
 
 # Failed logins (pets/auth.py): per username and per client address, within a window.
-LOGIN_MAX_FAILURES_PER_USER = env_int("LOGIN_MAX_FAILURES_PER_USER", 5)
-LOGIN_MAX_FAILURES_PER_CLIENT = env_int("LOGIN_MAX_FAILURES_PER_CLIENT", 20)
-LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_MAX_FAILURES_PER_USER = env.integer("LOGIN_MAX_FAILURES_PER_USER", 5, minimum=1)
+LOGIN_MAX_FAILURES_PER_CLIENT = env.integer("LOGIN_MAX_FAILURES_PER_CLIENT", 20, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pet App API",
@@ -214,20 +190,24 @@ X_FRAME_OPTIONS = "DENY"
 # The API authenticates with bearer tokens, not cookies; any cookie Django sets stays HTTPS-only.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+CSRF_TRUSTED_ORIGINS = env.items("DJANGO_CSRF_TRUSTED_ORIGINS")
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, redirect to HTTPS, send HSTS.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY", False) else None
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.flag("DJANGO_BEHIND_TLS_PROXY", False) else None
+SECURE_SSL_REDIRECT = env.flag("DJANGO_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env.integer("DJANGO_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 # Cross-origin browser calls to the API are refused unless origins are listed here.
-CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS", "")
+CORS_ALLOWED_ORIGINS = env.items("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
+LOG_LEVEL = env.choice("DJANGO_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "[%(asctime)s] [API] [%(levelname)s] %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.get("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env.choice("DJANGO_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper(),
+    },
 }
