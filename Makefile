@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test-services run test bench lint audit status dead-letters clean
+.PHONY: help install services test-services run test test-fast bench lint audit status dead-letters clean
 
 help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite against real services it starts itself"
+	@echo "make test-fast     the in-process tests only (tests/unit, seconds): services, selectors, policies"
 	@echo "make bench  the API and workers against bare floor implementations (about 7 minutes)"
 	@echo "make status        where the tasks are (the Redis that make run uses)"
 	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
@@ -35,6 +36,9 @@ run: install services
 
 test: install test-services
 	$(PY) -m pytest
+
+test-fast: install services
+	$(PY) -m pytest tests/unit
 
 bench: install
 	@./scripts/ensure-system-packages.sh --with-bench

@@ -1,0 +1,106 @@
+"""pets/services.py and pets/outbox.py in process, against the session's Redis and database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis
+
+from contracts.queue import TASKS_KEY, parse_task
+from contracts.task_status import STATUS_KEY, TaskStatus
+from tests.support import free_port
+
+LUNA = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": True}
+
+
+@pytest.fixture
+def redis_down(monkeypatch, django_ready):
+    """The API's Redis client pointed at a port nobody listens on (connection refused)."""
+    from pets import redis_client
+
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
+    monkeypatch.setattr(redis_client, "_client", dead)
+
+
+def queued(redis_client) -> list:
+    return [parse_task(raw) for raw in redis_client.lrange(TASKS_KEY, 0, -1)]
+
+
+def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_client):
+    from pets.services import pet_create
+
+    write = pet_create(**LUNA)
+    assert write.task_queued is True
+    [task] = queued(redis_client)
+    assert task.pet_id == str(write.pet.id) and task.reason == "created" and task.species == "Cat"
+    stored = pets_db.find_one({"_id": write.pet.id})
+    assert parse_task(stored["outbox_task"]).task_id == task.task_id  # kept until the relay clears it
+    assert redis_client.sismember("pets:outbox:delivered", task.task_id)
+    status = TaskStatus.from_json(redis_client.hget(STATUS_KEY, task.pet_id))
+    assert status is not None and (status.state, status.task_id) == ("queued", task.task_id)
+
+
+def test_an_update_queues_a_task_only_when_enrichment_depends_on_the_change(pets_db, redis_client):
+    from pets.services import pet_create, pet_update
+
+    pet = pet_create(**LUNA).pet
+    assert pet_update(pet, owner="Bea").task_queued is None  # the owner is not enriched
+    assert pet_update(pet, age=3).task_queued is None  # no change at all
+    assert pet_update(pet, age=4).task_queued is True
+    tasks = queued(redis_client)
+    assert [t.reason for t in tasks] == ["created", "updated"] and tasks[1].age == 4 and tasks[1].owner == "Bea"
+    assert pets_db.find_one({"_id": pet.id})["owner"] == "Bea"
+
+
+def test_counts_follow_creates_updates_and_deletes(pets_db, redis_client):
+    from pets.selectors import pet_page
+    from pets.services import pet_create, pet_delete, pet_update
+
+    pet = pet_create(**LUNA).pet
+    assert pet_page(species="cat").total == 1 and pet_page(vaccinated=False).total == 0  # counted now
+    pet_update(pet, vaccinated=False)
+    assert pet_page(species="CAT").total == 1 and pet_page(vaccinated=False).total == 1
+    pet_delete(pet)
+    assert pet_page(species="cat").total == 0 and pet_page().total == 0
+    assert redis_client.hget(STATUS_KEY, str(pet.id)) is None
+
+
+def test_with_redis_down_the_pet_is_saved_and_the_relay_queues_it_later(pets_db, redis_client, redis_down):
+    from pets import redis_client as api_redis
+    from pets.outbox import relay_due
+    from pets.services import pet_create
+
+    write = pet_create(**LUNA)
+    assert write.task_queued is False
+    staged = pets_db.find_one({"_id": write.pet.id})["outbox_task"]
+    api_redis._client = None  # Redis is back (the next call connects to the session's)
+    pets_db.update_one({"_id": write.pet.id}, {"$set": {"outbox_due_at": write.pet.created_at}})  # due now
+    round_ = relay_due()
+    assert (round_.pushed, round_.cleared) == (1, 0)
+    assert [t.task_id for t in queued(redis_client)] == [parse_task(staged).task_id]
+    assert "outbox_task" not in pets_db.find_one({"_id": write.pet.id})
+
+
+def test_the_relay_clears_what_redis_took_and_pushes_nothing_twice(pets_db, redis_client):
+    from pets.outbox import relay_due
+    from pets.services import pet_create
+
+    pet = pet_create(**LUNA).pet
+    pets_db.update_one({"_id": pet.id}, {"$set": {"outbox_due_at": pet.created_at}})
+    assert (relay_due().cleared, len(queued(redis_client))) == (1, 1)
+    assert relay_due().handled == 0
+
+
+def test_a_task_claimed_by_another_relay_waits_out_its_lease(pets_db, redis_client, redis_down):
+    from pets import redis_client as api_redis
+    from pets.models import utc_now
+    from pets.outbox import RELAY_LEASE, relay_due
+    from pets.services import pet_create
+
+    pet = pet_create(**LUNA).pet
+    api_redis._client = None
+    # Another relay claimed it a moment ago, as relay_due claims what it pushes, and may be pushing it.
+    claimed_until = utc_now() + RELAY_LEASE - timedelta(seconds=1)
+    pets_db.update_one({"_id": pet.id}, {"$set": {"outbox_due_at": claimed_until}})
+    assert relay_due().handled == 0 and queued(redis_client) == []
