@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
@@ -18,9 +19,17 @@ DATABASE_UNAVAILABLE = "Database unavailable, please retry shortly"
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, with every body in the `{"error": ...}` shape, and the services' outages as 503s.
+
+    Writes never raise a Redis error (a pet saved while Redis is down is queued later by the
+    outbox relay); reads of the queue itself, like `/api/redis/stats/`, do.
+    """
     if isinstance(exc, ConnectionFailure):  # ServerSelectionTimeoutError is one too
         log.warning("MongoDB unavailable: %s", exc)
         return Response({"error": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(exc, redis.RedisError):
+        log.warning("Redis unavailable: %s", exc)
+        return Response({"error": f"Redis unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -2,7 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pets.auth import LoginView, LogoutView, RefreshView
-from pets.views import health_live, health_ready, pet_rows, pets_page
+from pets.health import health_live, health_ready
+from pets.page import pet_rows, pets_page
 
 urlpatterns = [
     path("", pets_page, name="pets-page"),

@@ -20,6 +20,7 @@ def django_ready(tmp_path_factory, redis_server, mongo_uri):
     os.environ.update(
         DJANGO_SETTINGS_MODULE="pets_project.settings",
         DJANGO_DEBUG="false",
+        DJANGO_ALLOWED_HOSTS="testserver",  # the host name of Django's test client
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_SQLITE_PATH=str(work / "db.sqlite3"),
         DJANGO_LOG_LEVEL="warning",
