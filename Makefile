@@ -14,7 +14,7 @@ help:
 	@echo "make bench  the API and workers against bare floor implementations (about 7 minutes)"
 	@echo "make status        where the tasks are (the Redis that make run uses)"
 	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
-	@echo "make lint   ruff and hadolint"
+	@echo "make lint   ruff, mypy, the import rules (import-linter) and hadolint"
 	@echo "make audit  known vulnerabilities in the pinned requirements (pip-audit; needs PyPI's JSON API)"
 	@echo "make clean  remove the virtualenv, local data and results"
 
@@ -52,11 +52,13 @@ dead-letters: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	DJANGO_DEBUG=true $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.consumer
 
 audit: install
 	$(VENV)/bin/pip-audit --strict --progress-spinner off -r requirements.txt
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache db.sqlite3 staticfiles
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache db.sqlite3
 	find processed_data -type f ! -name .gitkeep -delete

@@ -26,11 +26,12 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 from bson import ObjectId
 
-from bench.harness import ROOT, Stack, cpu_seconds, wait_until
+from bench.harness import ROOT, STARTUP_SECONDS, Stack, cpu_seconds, wait_until
 from bench.load import run_wrk
 from contracts.queue import TASKS_KEY, build_task
 from contracts.results import RESULTS_COLLECTION, ResultRecord
@@ -63,13 +64,16 @@ def seed_pets(stack: Stack, count: int, *, start: int = 0) -> None:
     """`count` more pets (each older than the last, 30 s apart), every one enriched: its result
     recorded as a worker records it (contracts/results.ResultRecord)."""
     newest = datetime(2026, 11, 1, tzinfo=UTC)
-    pets, results = [], []
+    pets: list[dict[str, Any]] = []
+    results: list[dict] = []
     for number in range(start, start + count):
         created = newest - timedelta(seconds=30 * number)
         species = SPECIES[number % len(SPECIES)]
-        pet = {"_id": ObjectId(), "name": f"Pet {number}", "species": species, "species_key": species.lower(),
-               "age": number % 15, "owner": "Bench", "vaccinated": number % 2 == 0,
-               "created_at": created, "updated_at": created}  # fmt: skip
+        pet: dict[str, Any] = {
+            "_id": ObjectId(), "name": f"Pet {number}", "species": species, "species_key": species.lower(),
+            "age": number % 15, "owner": "Bench", "vaccinated": number % 2 == 0,
+            "created_at": created, "updated_at": created,
+        }  # fmt: skip
         pets.append(pet)
         task = build_task(pet_id=str(pet["_id"]), name=pet["name"], species=species, age=pet["age"],
                           owner="Bench", vaccinated=pet["vaccinated"], reason="created")  # fmt: skip
@@ -124,7 +128,7 @@ def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path) -> dict:
     wikipedia_before = stack.wikipedia.requests
     for species in SPECIES:  # warm the cache: one task per species first
         push_tasks(stack, 1, species)
-    wait_until(lambda: count_files(processed) >= len(SPECIES), what="warm-up files")
+    wait_until(lambda: count_files(processed) >= len(SPECIES), timeout=STARTUP_SECONDS, what="warm-up files")
     warm_titles = stack.wikipedia.titles[wikipedia_before:]
     warm_requests = len(warm_titles)
     memory_before = sum(memory_mb(service) for service in consumers)

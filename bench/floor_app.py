@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 import jwt
 import pymongo
 import redis
+from pymongo.collection import Collection
 
 SECRET = os.environ["DJANGO_SECRET_KEY"]
-pets = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database("pets_database")["pet"]
+pets: Collection = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database("pets_database")["pet"]
 queue = redis.Redis.from_url(os.environ["REDIS_URL"])
 FIELDS = {"name": str, "species": str, "age": int, "owner": str, "vaccinated": bool}
 

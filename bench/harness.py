@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,28 +17,13 @@ import psutil
 import pymongo
 import redis
 import requests
+from pymongo.database import Database
+
+from tests.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 60  # a server starting on a loaded 2-core machine
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 60, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except Exception:  # noqa: BLE001 (a server still starting)
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 class Service:
@@ -111,9 +95,9 @@ class Stack:
              "--storage-path", str(work / "mongo"), "--sync-on-commit", "--log-level", "WARNING"],
         )  # fmt: skip
         self.redis = redis.Redis.from_url(self.redis_url)
-        wait_until(self.redis.ping, what="redis")
-        self.db = pymongo.MongoClient(self.mongo_uri).get_default_database()
-        wait_until(lambda: self.db.command("ping"), what="SecantusDB")
+        wait_until(self.redis.ping, timeout=STARTUP_SECONDS, what="redis")
+        self.db: Database = pymongo.MongoClient(self.mongo_uri).get_default_database()
+        wait_until(lambda: self.db.command("ping"), timeout=STARTUP_SECONDS, what="SecantusDB")
         self.wikipedia = StandInWikipedia(wikipedia_latency)
         self.api_env = base_env(
             DJANGO_DEBUG="false",
@@ -143,7 +127,7 @@ class Stack:
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null"]  # fmt: skip
         service = self._start("api", args, self.api_env)
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: requests.get(f"{url}/health/", timeout=2).ok, what="the API")
+        wait_until(lambda: requests.get(f"{url}/health/", timeout=2).ok, timeout=STARTUP_SECONDS, what="the API")
         return service, url
 
     def start_floor_api(self, workers: int) -> tuple[Service, str]:
@@ -152,7 +136,11 @@ class Stack:
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "bench.floor_app:app"]  # fmt: skip
         service = self._start("floor-api", args, self.api_env)
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: requests.get(f"{url}/api/pets/", timeout=2).status_code == 401, what="the floor API")
+        wait_until(
+            lambda: requests.get(f"{url}/api/pets/", timeout=2).status_code == 401,
+            timeout=STARTUP_SECONDS,
+            what="the floor API",
+        )
         return service, url
 
     def start_consumers(self, floor: bool, processed: Path) -> list[Service]:
@@ -163,8 +151,8 @@ class Stack:
             args = [sys.executable, "-m", "bench.floor_consumer"] if floor else [sys.executable, "consumer.py"]
             started.append(self._start(f"{'floor-' if floor else ''}consumer-{number}", args, env))
         if not floor:
-            for number in (1, 2, 3):
-                wait_until(lambda n=number: self.redis.exists(f"pets:heartbeat:Consumer-{n}"), what="consumers")
+            for key in (f"pets:heartbeat:Consumer-{number}" for number in (1, 2, 3)):
+                wait_until(partial(self.redis.exists, key), timeout=STARTUP_SECONDS, what="consumers")
         return started
 
     def stop(self, services: list[Service]) -> None:

@@ -16,4 +16,4 @@ import redis
 
 def queue_script(pipe: redis.client.Pipeline, script: str, keys: Sequence[str], args: Sequence[object]) -> None:
     """Queue `script` on `pipe`; its reply comes with the pipeline's."""
-    pipe.eval(script, len(keys), *keys, *args)  # type: ignore[arg-type]
+    pipe.eval(script, len(keys), *keys, *args)

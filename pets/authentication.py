@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -22,7 +23,7 @@ class CachedUserJWTAuthentication(JWTAuthentication):
     """
 
     USER_CACHE_SECONDS = 1.0
-    _users: dict[object, tuple[float, object]] = {}
+    _users: dict[object, tuple[float, AbstractBaseUser]] = {}
     _lock = threading.Lock()
 
     def get_user(self, validated_token):  # noqa: ANN001, ANN201 (simplejwt's signature)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import redis
+from bson import ObjectId
 from django.conf import settings
 from pymongo import UpdateOne
 
@@ -68,7 +69,7 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
     due = list(
         collection.find({"outbox_due_at": {"$lte": now}}, {"outbox_task": 1}).sort("outbox_due_at", 1).limit(batch)
     )
-    staged = []
+    staged: list[tuple[ObjectId, str | None, str | None]] = []  # pet id, payload, task id
     for document in due:
         try:
             staged.append((document["_id"], document["outbox_task"], parse_task(document["outbox_task"]).task_id))
@@ -81,7 +82,11 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
     known = [task_id for _, _, task_id in staged if task_id]
     delivered = dict(zip(known, client.smismember(task_queue.DELIVERED_KEY, known), strict=True)) if known else {}
     done = [(pet_id, payload) for pet_id, payload, task_id in staged if not task_id or delivered.get(task_id)]
-    missing = [(pet_id, payload) for pet_id, payload, task_id in staged if task_id and not delivered.get(task_id)]
+    missing = [
+        (pet_id, payload)
+        for pet_id, payload, task_id in staged
+        if task_id and payload is not None and not delivered.get(task_id)
+    ]
     if missing:
         # Claim them (another relay waits out the lease), then push them all in one round trip.
         _bulk(collection, missing, {"$set": {"outbox_due_at": now + RELAY_LEASE}})

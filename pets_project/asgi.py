@@ -18,7 +18,8 @@ from contracts.environment import Environment
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pets_project.settings")
 
 API_THREADS = Environment().integer("API_THREADS", 2, minimum=1)
-django_application = WSGIMiddleware(get_wsgi_application(), workers=API_THREADS)
+# Django's WSGIHandler is annotated as returning its HttpResponse, which is the iterable of bytes WSGI wants.
+django_application = WSGIMiddleware(get_wsgi_application(), workers=API_THREADS)  # type: ignore[arg-type]
 
 from django.conf import settings  # noqa: E402 (after the settings are configured)
 

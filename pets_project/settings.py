@@ -120,8 +120,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# Serve static files straight from the apps (no collectstatic step in any of the run modes).
+# WhiteNoise serves static files straight from the apps: there is no collectstatic step in any of
+# the run modes, so no STATIC_ROOT either.
 WHITENOISE_USE_FINDERS = True
 
 # Pet bodies are tiny: refuse anything large before parsing it.

@@ -15,8 +15,19 @@ from pathlib import Path
 
 import pymongo
 
-from tests.conftest import Api, RedisServer, api_environment, start_api, start_redis
-from tests.support import VENV_BIN, Process, base_env, free_port, stop_all, wait_until
+from tests.support import (
+    VENV_BIN,
+    Api,
+    Process,
+    RedisServer,
+    api_environment,
+    base_env,
+    free_port,
+    start_api,
+    start_redis,
+    stop_all,
+    wait_until,
+)
 
 
 class Cluster:

@@ -8,57 +8,35 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import secrets
 import shutil
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pymongo
 import pytest
 import redis
-import requests
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from contracts.results import RESULTS_COLLECTION
-from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, stop_all, wait_until
-
-ADMIN_USERNAME = "admin"
-ADMIN_PASSWORD = "admin123"
+from tests.support import (
+    VENV_BIN,
+    WIKIPEDIA_PREFIX,
+    Api,
+    Process,
+    api_environment,
+    base_env,
+    free_port,
+    start_api,
+    start_redis,
+    stop_all,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("logs")
-
-
-@dataclass
-class RedisServer:
-    port: int
-    process: Process
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5)
-
-
-def start_redis(work_dir: Path, logs_dir: Path, name: str, port: int | None = None, aof: bool = False) -> RedisServer:
-    port = port or free_port()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(work_dir), "--save", ""]
-    args += ["--appendonly", "yes", "--appendfsync", "always"] if aof else ["--appendonly", "no"]
-    server = RedisServer(port, Process(name, args, base_env(), logs_dir))
-    wait_until(lambda: server.client().ping(), what=f"redis on {port}")
-    return server
 
 
 @pytest.fixture(scope="session")
@@ -102,98 +80,12 @@ def pets_collection(mongo_uri):
     client.close()
 
 
-@dataclass
-class ApiServer:
-    base_url: str
-    env: dict
-    process: Process
-
-    @property
-    def processed_dir(self) -> Path:
-        return Path(self.env["PROCESSED_DIR"])
-
-
-def api_environment(tmp_dir: Path, *, mongo_uri: str, redis_url: str, **extra: str) -> dict:
-    env = base_env(
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SQLITE_PATH=str(tmp_dir / "db.sqlite3"),
-        DJANGO_SUPERUSER_USERNAME=ADMIN_USERNAME,
-        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
-        MONGODB_URI=mongo_uri,
-        MONGODB_TIMEOUT_MS="1500",
-        REDIS_URL=redis_url,
-        PROCESSED_DIR=str(tmp_dir / "processed_data"),
-    )
-    env.update(extra)
-    return env
-
-
-def start_api(env: dict, logs_dir: Path, name: str = "api", database_up: bool = True) -> ApiServer:
-    """Migrate, create the admin and the indexes, then serve with gunicorn as in production."""
-    commands = [["migrate", "--noinput", "-v", "0"], ["ensure_admin"]]
-    if database_up:
-        commands.append(["ensure_indexes", "--wait", "10"])
-    for command in commands:
-        subprocess.run([sys.executable, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
-    port = free_port()
-    # gunicorn.conf.py as in production (ASGI workers); only the port and the stop timeout differ.
-    args = [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
-    args += ["--workers", "2", "--graceful-timeout", "5"]
-    process = Process(name, args, env, logs_dir)
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: requests.get(f"{base_url}/api/schema/", timeout=2).ok, timeout=30, what="the API")
-    return ApiServer(base_url, env, process)
-
-
 @pytest.fixture(scope="session")
 def api_server(tmp_path_factory, logs_dir, redis_server, mongo_uri):
     env = api_environment(tmp_path_factory.mktemp("api"), mongo_uri=mongo_uri, redis_url=redis_server.url)
     server = start_api(env, logs_dir)
     yield server
     server.process.stop()
-
-
-class Api:
-    """requests, with the server's base URL and, once logged in, a Bearer token."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-
-    def login(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> dict:
-        response = self.post("/api/token/", json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        tokens = response.json()
-        self.session.headers["Authorization"] = f"Bearer {tokens['access']}"
-        return tokens
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", 15)
-        return self.session.request(method, self.base_url + path, **kwargs)
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def put(self, path: str, **kwargs) -> requests.Response:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str, **kwargs) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
-
-    def create_pet(self, **overrides) -> dict:
-        pet = {"name": "Luna", "species": "Cat", "age": 3, "owner": "María García", "vaccinated": True}
-        pet.update(overrides)
-        response = self.post("/api/pets/", json=pet)
-        assert response.status_code == 201, response.text
-        return response.json()["pet"]
 
 
 @pytest.fixture
@@ -243,37 +135,6 @@ def make_httpserver():
     yield server
     server.clear()
     server.stop()
-
-
-WIKIPEDIA_PREFIX = "/api/rest_v1"
-
-
-def summary_json(title: str) -> dict:
-    """A Wikipedia REST summary, trimmed to the fields the worker reads."""
-    slug = title.replace(" ", "_")
-    return {
-        "type": "standard",
-        "title": title,
-        "extract": f"The {title.lower()} is a test animal described by the local stand-in for Wikipedia.",
-        "content_urls": {"desktop": {"page": f"https://en.wikipedia.org/wiki/{slug}"}},
-        "thumbnail": {"source": f"https://upload.wikimedia.org/{slug}.jpg", "width": 320, "height": 240},
-    }
-
-
-def summary_response(request) -> Response:
-    """The summary of the title in the request's path."""
-    title = request.path.rsplit("/", 1)[-1].replace("_", " ")
-    return Response(json.dumps(summary_json(title)), content_type="application/json")
-
-
-def answer_slowly(wikipedia, seconds: float) -> None:
-    """Answer every summary request after `seconds`: tasks take a while, as with the real Wikipedia."""
-
-    def answer(request) -> Response:
-        time.sleep(seconds)
-        return summary_response(request)
-
-    wikipedia.expect_request(re.compile(rf"{WIKIPEDIA_PREFIX}/page/summary/.*")).respond_with_handler(answer)
 
 
 @pytest.fixture

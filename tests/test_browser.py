@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright import sync_api as playwright_sync
 
-from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly
+from tests.support import WIKIPEDIA_PREFIX, answer_slowly
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

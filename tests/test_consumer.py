@@ -10,39 +10,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from werkzeug import Response
 
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, build_task, processing_key
-from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly, summary_json
-from tests.support import ROOT, base_env, wait_until
-
-PET_ID = "6981fcf3dd7c1b67498baf89"
-
-
-def push(redis_client, **overrides) -> dict:
-    fields = {"pet_id": PET_ID, "name": "Mishi", "species": "Cat", "age": 2, "owner": "Ana Garcia", "vaccinated": False}
-    fields.update(overrides)
-    task = build_task(**fields, reason="created")
-    redis_client.rpush(TASKS_KEY, task.to_json())
-    return json.loads(task.to_json())
-
-
-def result_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.json")) if directory.exists() else []
-
-
-def wait_for_files(directory: Path, count: int, timeout: float = 20) -> list[Path]:
-    return wait_until(
-        lambda: len(result_files(directory)) >= count and result_files(directory), timeout, what=f"{count} files"
-    )
-
-
-def serve_summary(wikipedia, title: str, **response_kwargs) -> None:
-    path = f"{WIKIPEDIA_PREFIX}/page/summary/{title.replace(' ', '_')}"
-    if response_kwargs:
-        wikipedia.expect_request(path).respond_with_response(Response(**response_kwargs))
-    else:
-        wikipedia.expect_request(path).respond_with_json(summary_json(title))
+from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, processing_key
+from tests.support import (
+    PET_ID,
+    ROOT,
+    WIKIPEDIA_PREFIX,
+    answer_slowly,
+    base_env,
+    push,
+    result_files,
+    serve_summary,
+    start_redis,
+    wait_for_files,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -239,8 +221,6 @@ def test_consumer_restarted_after_sigkill_requeues_what_it_held(start_consumer, 
 
 
 def test_consumer_survives_redis_restart(tmp_path, logs_dir, wikipedia, start_consumer):
-    from tests.conftest import start_redis
-
     server = start_redis(tmp_path / "redis", logs_dir, "redis-restart")
     consumer = start_consumer("1", REDIS_URL=server.url)
     server.process.stop()

@@ -8,8 +8,7 @@ import pymongo
 import pytest
 
 from contracts.results import RESULTS_COLLECTION
-from tests.conftest import Api, api_environment, start_api
-from tests.support import VENV_BIN, Process, base_env, free_port, wait_until
+from tests.support import VENV_BIN, Api, Process, api_environment, base_env, free_port, start_api, wait_until
 
 
 @pytest.fixture

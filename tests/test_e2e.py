@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from contracts.queue import TASKS_KEY
-from tests.conftest import WIKIPEDIA_PREFIX, answer_slowly, summary_json
-from tests.support import Process, base_env, stop_all, wait_until
+from tests.support import WIKIPEDIA_PREFIX, Process, answer_slowly, base_env, stop_all, summary_json, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,7 @@ import requests
 from werkzeug import Response
 
 from tests.cluster import Cluster
-from tests.conftest import WIKIPEDIA_PREFIX, Api, answer_slowly, summary_json
-from tests.support import wait_until
+from tests.support import WIKIPEDIA_PREFIX, Api, answer_slowly, summary_json, wait_until
 
 pytestmark = pytest.mark.faults
 

@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import Api
-from tests.support import ROOT
+from tests.support import ROOT, Api
 
 DEEP = "[" * 10_000 + "]" * 10_000
 

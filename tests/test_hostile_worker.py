@@ -19,9 +19,17 @@ from werkzeug import Response
 from contracts.dead_letters import DeadLetter
 from contracts.links import article_url, image_url
 from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, WIKIPEDIA_KEY_PREFIX, processing_key
-from tests.conftest import WIKIPEDIA_PREFIX, summary_json
-from tests.support import ROOT, base_env, wait_until
-from tests.test_consumer import push, result_files, serve_summary, wait_for_files
+from tests.support import (
+    ROOT,
+    WIKIPEDIA_PREFIX,
+    base_env,
+    push,
+    result_files,
+    serve_summary,
+    summary_json,
+    wait_for_files,
+    wait_until,
+)
 
 POISON_TASKS = {
     "nesting 100,000 deep": b"[" * 100_000 + b"]" * 100_000,

@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from contracts.queue import TASKS_KEY, parse_task
-from tests.conftest import Api, api_environment, start_api
-from tests.support import ROOT, free_port
+from tests.support import ROOT, Api, api_environment, free_port, start_api
 
 
 @pytest.fixture(scope="module")

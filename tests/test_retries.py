@@ -17,9 +17,7 @@ from pathlib import Path
 from werkzeug import Response
 
 from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, TASKS_KEY, processing_key
-from tests.conftest import WIKIPEDIA_PREFIX, summary_json
-from tests.support import ROOT, base_env, wait_until
-from tests.test_consumer import push, result_files, wait_for_files
+from tests.support import ROOT, WIKIPEDIA_PREFIX, base_env, push, result_files, summary_json, wait_for_files, wait_until
 
 CAT_PATH = f"{WIKIPEDIA_PREFIX}/page/summary/Cat"
 

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, Api, api_environment, start_api
-from tests.support import ROOT, base_env
+from tests.support import ADMIN_PASSWORD, ROOT, Api, api_environment, base_env, start_api
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,8 @@ class TaskQueue:
         """Requeue the tasks held by consumers whose heartbeat has lapsed; {consumer: count}."""
         reaped = {}
         for key in self.redis.scan_iter(match=f"{PROCESSING_KEY_PREFIX}*", count=100):
-            owner = key.decode()[len(PROCESSING_KEY_PREFIX) :]
+            key = key.decode()
+            owner = key[len(PROCESSING_KEY_PREFIX) :]
             if owner == self.consumer_name or self.redis.exists(heartbeat_key(owner)):
                 continue
             count = self._requeue_list(key)
@@ -169,7 +170,7 @@ class TaskQueue:
                 reaped[owner] = count
         return reaped
 
-    def _requeue_list(self, key: str | bytes) -> int:
+    def _requeue_list(self, key: str) -> int:
         count = 0
         while self.redis.lmove(key, TASKS_KEY, "LEFT", "LEFT") is not None:
             count += 1

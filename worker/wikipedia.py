@@ -113,7 +113,7 @@ class _CuttableAdapter(HTTPAdapter):
         adapter = self
 
         def tracking(pool_class: type) -> type:
-            class TrackingPool(pool_class):  # type: ignore[valid-type, misc]
+            class TrackingPool(pool_class):
                 def _get_conn(self, timeout=None):  # noqa: ANN001, ANN202 (urllib3's signature)
                     connection = super()._get_conn(timeout)
                     adapter.in_use = connection
