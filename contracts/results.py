@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,9 @@ RESULTS_COLLECTION = "enrichment_result"
 # Readers ask for the newest records of some pets; `_id` (the task id) is unique by itself.
 RESULTS_INDEXES = [[("pet_id", 1), ("enqueued_at", -1)]]
 RESULT_SUFFIX = ".json"
+# The pet's fields an enriched result depends on (its facts and tips, its Wikipedia summary): the
+# API queues a new task when one of these changes, and a result made before is stale.
+ENRICHED_FIELDS = ("species", "age", "vaccinated")
 _UNSAFE = re.compile(r"[^\w.-]+")  # \w is Unicode-aware: "Señor" stays "Señor"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9-]+")  # no "_": it separates the id from the name
 MAX_NAME_PART = 60
@@ -154,9 +158,9 @@ class ResultRecord:
         except (KeyError, TypeError):
             return None
 
-    def is_current_for(self, *, species: str, age: int, vaccinated: bool) -> bool:
-        """Was this result made from the pet as it is now?"""
-        return (self.species, self.age, self.vaccinated) == (species, age, vaccinated)
+    def is_current_for(self, pet: Mapping[str, object]) -> bool:
+        """Was this result made from the pet as it is now (its ENRICHED_FIELDS unchanged)?"""
+        return all(getattr(self, field) == pet[field] for field in ENRICHED_FIELDS)
 
     def to_api(self) -> dict:
         """The record as `GET /api/pets/<id>/enrichment/` shows it (links checked again)."""

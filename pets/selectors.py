@@ -115,10 +115,8 @@ class PetRow:
 
 
 def enrichment_state(pet: dict, result: ResultRecord | None, status: TaskStatus | None) -> str:
-    """`pet` in output form (or any mapping with species, age and vaccinated)."""
-    if result is not None and result.is_current_for(
-        species=pet["species"], age=pet["age"], vaccinated=pet["vaccinated"]
-    ):
+    """`pet` in output form (or any mapping with the fields a result depends on)."""
+    if result is not None and result.is_current_for(pet):
         return DONE
     if status is not None:
         return status.state

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
+from contracts.results import ENRICHED_FIELDS
 from pets import counts, outbox, task_queue
 from pets.models import Pet, utc_now
-
-# What the enriched file depends on beyond the name: a change to one of these is re-enriched.
-ENRICHMENT_FIELDS = frozenset({"species", "age", "vaccinated"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
     if not changed:
         return PetWrite(pet=pet, task_queued=None)
     pet.updated_at = utc_now()
-    task = outbox.stage_task(pet, reason="updated") if changed & ENRICHMENT_FIELDS else None
+    task = outbox.stage_task(pet, reason="updated") if changed.intersection(ENRICHED_FIELDS) else None
     payload = pet.outbox_task
     pet.save()  # validates and sets species_key (Pet.clean)
     after = counts.signatures_of(pet.species_key, pet.vaccinated)

@@ -116,8 +116,8 @@ def test_result_record_round_trip_from_the_enriched_document():
     assert stored["_id"] == task.task_id and "task_id" not in stored
     assert ResultRecord.from_document(stored) == record
     assert ResultRecord.from_document({"_id": "x"}) is None
-    assert record.is_current_for(species="Cat", age=3, vaccinated=False)
-    assert not record.is_current_for(species="Cat", age=4, vaccinated=False)
+    assert record.is_current_for({"species": "Cat", "age": 3, "vaccinated": False, "name": "Renamed"})
+    assert not record.is_current_for({"species": "Cat", "age": 4, "vaccinated": False})
     hostile = dataclasses.replace(record, wikipedia_url="javascript:alert(1)", thumbnail="http://10.0.0.1/x")
     assert hostile.to_api()["wikipedia_url"] is None and hostile.to_api()["thumbnail"] is None
 
