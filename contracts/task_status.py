@@ -19,6 +19,7 @@ PROCESSING = "processing"
 RETRYING = "retrying"
 DEAD = "dead"
 DONE = "done"
+TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD)
 FINAL_STATES = frozenset({DONE, DEAD})
 
 # KEYS[1] the hash; ARGV: pet id, task id, the new entry. Set it unless another task owns the pet.

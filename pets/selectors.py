@@ -123,6 +123,21 @@ def enrichment_state(pet: dict, result: ResultRecord | None, status: TaskStatus 
     return "stale" if result is not None else "pending"
 
 
+def with_enrichment_status(pets: list[dict]) -> list[dict]:
+    """The pets (output form), each with `enrichment_status`: where its latest task stands, or None
+    when the queue does not know. One HMGET for them all, whatever their number."""
+    states = enrichment_states([pet["id"] for pet in pets])
+    for pet in pets:
+        status = states.get(pet["id"])
+        pet["enrichment_status"] = status.state if status else None
+    return pets
+
+
+def enrichment_status_of(pet_id: str) -> str | None:
+    status = enrichment_states([pet_id]).get(pet_id)
+    return status.state if status else None
+
+
 def pet_rows(pets: list[dict]) -> list[PetRow]:
     """The page's rows for `pets` (output form): one query for their results, one Redis read for
     their states."""

@@ -11,6 +11,7 @@ import unicodedata
 
 from rest_framework import serializers
 
+from contracts.task_status import QUEUED, TASK_STATES
 from pets.models import Pet
 from pets.pagination import Cursor, InvalidCursor
 
@@ -88,6 +89,13 @@ class PetOutputSerializer(serializers.Serializer):
     vaccinated = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    enrichment_status = serializers.ChoiceField(
+        choices=TASK_STATES,
+        allow_null=True,
+        help_text="Where the pet's latest enrichment task stands; null when the queue does not know "
+        "(Redis unreachable, or the task still waits in the outbox). "
+        "`GET /api/pets/<id>/enrichment/` has the result itself.",
+    )
 
 
 def pet_output(document: dict) -> dict:
@@ -106,8 +114,8 @@ def pet_output(document: dict) -> dict:
     }
 
 
-def pet_to_dict(pet: Pet) -> dict:
-    return pet_output(pet.to_mongo())
+def pet_to_dict(pet: Pet, enrichment_status: str | None = None) -> dict:
+    return pet_output(pet.to_mongo()) | {"enrichment_status": enrichment_status}
 
 
 class PetListQuerySerializer(serializers.Serializer):
@@ -156,14 +164,15 @@ class PetUpdatedSerializer(serializers.Serializer):
 # The bodies are built as plain dicts with the serializers' fields (tests/unit check they agree):
 # DRF's `.data` of a nested serializer costs more than the rest of a create.
 def pet_created_body(pet: Pet, *, task_queued: bool | None) -> dict:
-    body = {"message": "Pet created successfully", "pet": pet_to_dict(pet), "task_queued": bool(task_queued)}
+    shown = pet_to_dict(pet, QUEUED if task_queued else None)
+    body = {"message": "Pet created successfully", "pet": shown, "task_queued": bool(task_queued)}
     if task_queued:
         body["info"] = QUEUED_INFO
     return body
 
 
-def pet_updated_body(pet: Pet, *, task_queued: bool | None) -> dict:
-    body: dict[str, object] = {"message": "Pet updated successfully", "pet": pet_to_dict(pet)}
+def pet_updated_body(pet: Pet, *, task_queued: bool | None, enrichment_status: str | None) -> dict:
+    body: dict[str, object] = {"message": "Pet updated successfully", "pet": pet_to_dict(pet, enrichment_status)}
     if task_queued is not None:
         body["task_queued"] = task_queued
     return body

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contracts.task_status import QUEUED
 from pets import selectors, services
 from pets.models import Pet
 from pets.pagination import pagination_headers
@@ -61,7 +62,7 @@ class PetCollectionView(APIView):
             offset=params["offset"],
         )
         headers = pagination_headers(request, next_cursor=page.next_cursor, total=page.total)
-        return Response(page.pets, headers=headers)
+        return Response(selectors.with_enrichment_status(page.pets), headers=headers)
 
     @extend_schema(
         request=PetInputSerializer,
@@ -85,7 +86,8 @@ def get_pet_or_404(pet_id: str) -> Pet:
 class PetDetailView(APIView):
     @extend_schema(responses={200: PetOutputSerializer, **ERRORS, **NOT_FOUND}, summary="Get a pet")
     def get(self, request: Request, pet_id: str) -> Response:
-        return Response(pet_to_dict(get_pet_or_404(pet_id)))
+        [pet] = selectors.with_enrichment_status([pet_to_dict(get_pet_or_404(pet_id))])
+        return Response(pet)
 
     @extend_schema(
         request=PetInputSerializer(partial=True),
@@ -108,7 +110,11 @@ class PetDetailView(APIView):
         data = PetInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         result = services.pet_update(pet, **data.validated_data)
-        return Response(pet_updated_body(result.pet, task_queued=result.task_queued))
+        if result.task_queued is None:  # nothing re-enriched: the earlier task's state stands
+            status = selectors.enrichment_status_of(pet_id)
+        else:  # queued now, or Redis down (the outbox queues it later)
+            status = QUEUED if result.task_queued else None
+        return Response(pet_updated_body(result.pet, task_queued=result.task_queued, enrichment_status=status))
 
     @extend_schema(responses={200: MessageSerializer, **ERRORS, **NOT_FOUND}, summary="Delete a pet")
     def delete(self, request: Request, pet_id: str) -> Response:

@@ -118,6 +118,8 @@ def test_enrichment_endpoint_follows_a_pet_from_queued_to_done_and_stale(api, ap
     assert done["wikipedia_status"] == "found" and done["wikipedia_url"] == "https://en.wikipedia.org/wiki/Cat"
     assert done["age_category"] == "Adult" and done["health_tips"] and done["attempt"] == 1
     assert (api_server.processed_dir / done["file"]).exists()  # the file the record points to
+    assert api.get(f"/api/pets/{pet['id']}/").json()["enrichment_status"] == "done"
+    assert [p["enrichment_status"] for p in api.get("/api/pets/").json()] == ["done"]
     api.put(f"/api/pets/{pet['id']}/", json={"age": 12})
     after = api.get(f"/api/pets/{pet['id']}/enrichment/").json()
     assert after["status"] in {"queued", "processing", "done"}  # a new task is on its way, or already done

@@ -65,3 +65,35 @@ def test_an_unknown_pet_is_a_404_json(pets_db, authorized):
     for path in ("/api/pets/000000000000000000000000/", "/api/pets/not-an-id/enrichment/"):
         response = authorized.get(path)
         assert (response.status_code, json.loads(response.content)) == (404, {"error": "Pet not found"})
+
+
+def test_each_pet_says_where_its_enrichment_stands(pets_db, authorized, redis_client):
+    from contracts.queue import parse_task
+    from worker.queue import TaskQueue
+
+    first = json.loads(authorized.post("/api/pets/", LUNA, format="json").content)["pet"]
+    second = json.loads(authorized.post("/api/pets/", LUNA | {"name": "Sol"}, format="json").content)["pet"]
+    assert first["enrichment_status"] == second["enrichment_status"] == "queued"
+    # A worker finishes the first pet's task.
+    worker = TaskQueue(redis_client, "Consumer-1")
+    taken = {parse_task(raw).pet_id: raw for raw in worker.take(1, limit=10)}
+    raw = taken[first["id"]]
+    worker.start([parse_task(raw)])
+    worker.complete([(raw, parse_task(raw), "file.json")])
+    listed = {pet["id"]: pet["enrichment_status"] for pet in json.loads(authorized.get("/api/pets/").content)}
+    assert listed == {first["id"]: "done", second["id"]: "queued"}  # taken, but its work not started
+    detail = json.loads(authorized.get(f"/api/pets/{first['id']}/").content)
+    assert detail["enrichment_status"] == "done"
+    renamed = json.loads(authorized.patch(f"/api/pets/{first['id']}/", {"name": "Luna B"}, format="json").content)
+    assert renamed["pet"]["enrichment_status"] == "done"  # a new name is not re-enriched
+    older = json.loads(authorized.patch(f"/api/pets/{first['id']}/", {"age": 9}, format="json").content)
+    assert older["pet"]["enrichment_status"] == "queued"
+
+
+def test_enrichment_status_is_null_when_the_queue_cannot_say(pets_db, authorized, monkeypatch):
+    from pets import redis_client
+
+    authorized.post("/api/pets/", LUNA, format="json")
+    monkeypatch.setattr(redis_client, "_client", redis.Redis(port=free_port(), socket_connect_timeout=0.2))
+    [pet] = json.loads(authorized.get("/api/pets/").content)
+    assert pet["enrichment_status"] is None
