@@ -12,9 +12,12 @@ here must be documented in `.env.example`; tests/unit/test_environment.py finds 
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
+T = TypeVar("T")
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -41,21 +44,14 @@ class Environment:
         value = self.raw(name)
         if value is None:
             return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise self.error(f"{name} must be a whole number, not {value!r}") from None
-        return self._at_least(name, number, minimum)
+        return self._at_least(name, self._convert(name, value, int, "a whole number"), minimum)
 
     def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
         value = self.raw(name)
         if value is None:
             return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise self.error(f"{name} must be a number, not {value!r}") from None
-        if number != number or number in (float("inf"), float("-inf")):
+        number = self._convert(name, value, float, "a number")
+        if not math.isfinite(number):
             raise self.error(f"{name} must be a finite number, not {value!r}")
         return self._at_least(name, number, minimum)
 
@@ -78,6 +74,12 @@ class Environment:
         if value not in choices:
             raise self.error(f"{name} must be one of {', '.join(choices)}, not {value!r}")
         return value
+
+    def _convert(self, name: str, value: str, convert: Callable[[str], T], what: str) -> T:
+        try:
+            return convert(value)
+        except ValueError:
+            raise self.error(f"{name} must be {what}, not {value!r}") from None
 
     def _at_least(self, name: str, number: int | float, minimum: int | float | None):  # noqa: ANN202
         if minimum is not None and number < minimum:
