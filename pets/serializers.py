@@ -57,7 +57,7 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid")
 
 
-READ_ONLY_FIELDS = {"id", "created_at", "updated_at"}
+READ_ONLY_FIELDS = {"id", "created_at", "updated_at", "enrichment_status"}  # sent back: ignored
 
 
 class PetInputSerializer(serializers.Serializer):
