@@ -26,7 +26,7 @@ from contracts.environment import ConfigError
 from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
 from contracts.redis_url import redacted
-from worker import deadletters
+from worker import deadletters, metrics
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
 from worker.queue import TaskQueue
@@ -60,6 +60,8 @@ def run_worker(settings: WorkerSettings) -> int:
         SharedRateLimit(redis_client, settings.wikipedia_requests_per_second),
     )
     results = ResultStore(settings.mongodb_uri, settings.mongodb_timeout_ms)
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port, settings.metrics_address)
     consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia, results)
     consumer.install_signal_handlers()
     return consumer.run()

@@ -5,6 +5,8 @@ binds 0.0.0.0, the tests a free port). See pets_project/server.py for why the wo
 """
 
 import os
+import shutil
+import tempfile
 
 wsgi_app = "pets_project.asgi:application"
 worker_class = "pets_project.server.ApiWorker"
@@ -15,3 +17,20 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 control_socket_disable = True  # several gunicorns on one host must not share $HOME/.gunicorn/gunicorn.ctl
+
+
+# Prometheus counts (pets/metrics.py): each worker process writes its own in this directory, and a
+# scrape adds them up. It starts empty, and a worker that exits is marked dead.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petapp-metrics-"))
+
+
+def on_starting(server) -> None:  # noqa: ANN001 (gunicorn's hook signature)
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, HEARTBEAT_KEY_PREFIX, PROCESSING_KEY_PREFIX, TASKS_KEY
+from datetime import UTC, datetime
+
+from contracts.queue import (
+    DEAD_LETTER_KEY,
+    DELAYED_KEY,
+    HEARTBEAT_KEY_PREFIX,
+    PROCESSING_KEY_PREFIX,
+    TASKS_KEY,
+    InvalidTask,
+    parse_task,
+)
 
 
 def _names_after(client, prefix: str) -> list[str]:
@@ -31,3 +41,19 @@ def queue_counts(client) -> dict:
         "dead": dead,
         "live_consumers": _names_after(client, HEARTBEAT_KEY_PREFIX),
     }
+
+
+def oldest_queued_age_seconds(client, now: datetime | None = None) -> float:
+    """How long the task at the head of the queue (the next one a consumer takes) has waited since
+    it was first queued; 0 when the queue is empty or that task carries no enqueue time (one
+    pushed by hand). What autoscalers and alerts watch: it grows when consumers fall behind."""
+    head = client.lindex(TASKS_KEY, 0)
+    if head is None:
+        return 0.0
+    try:
+        enqueued = parse_task(head).enqueued_datetime()
+    except InvalidTask:
+        return 0.0
+    if enqueued is None:
+        return 0.0
+    return max(0.0, ((now or datetime.now(UTC)) - enqueued).total_seconds())

@@ -13,6 +13,8 @@ class PetsConfig(AppConfig):
         """
         import mongoengine
 
+        from pets.metrics import MongoCommandMetrics
+
         mongoengine.connect(
             db=settings.MONGODB_DB,
             host=settings.MONGODB_URI,
@@ -21,4 +23,5 @@ class PetsConfig(AppConfig):
             serverSelectionTimeoutMS=settings.MONGODB_TIMEOUT_MS,
             connectTimeoutMS=settings.MONGODB_TIMEOUT_MS,
             uuidRepresentation="standard",
+            event_listeners=[MongoCommandMetrics()],
         )

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pets.metrics.MetricsMiddleware",  # first: it times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -132,6 +133,8 @@ MONGODB_URI = env.text("MONGODB_URI", "mongodb://127.0.0.1:27017/pets_database")
 MONGODB_DB = "pets_database"  # used when the URI names no database
 MONGODB_TIMEOUT_MS = env.integer("MONGODB_TIMEOUT_MS", 3000, minimum=1)
 REDIS_URL = redis_url_from_env(env.source)
+# The bearer token a Prometheus scrape of /metrics must carry; unset: /metrics answers 404.
+METRICS_TOKEN = env.text("METRICS_TOKEN")
 REDIS_TIMEOUT_SECONDS = env.number("REDIS_TIMEOUT_SECONDS", 1, minimum=0.01)
 PROCESSED_DIR = Path(env.text("PROCESSED_DIR") or BASE_DIR / "processed_data")
 OUTBOX_RELAY_INTERVAL_SECONDS = env.number("OUTBOX_RELAY_INTERVAL_SECONDS", 5, minimum=0.01)

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pets.auth import LoginView, LogoutView, RefreshView
 from pets.health import health_live, health_ready
+from pets.metrics import metrics_view
 from pets.page import pet_rows, pets_page
 
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     path("rows/", pet_rows, name="pet-rows"),
     path("health/", health_live, name="health-live"),
     path("health/ready/", health_ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/token/", LoginView.as_view(), name="token-obtain"),
     path("api/token/refresh/", RefreshView.as_view(), name="token-refresh"),
     path("api/token/logout/", LogoutView.as_view(), name="token-logout"),

@@ -112,6 +112,7 @@ def stop_all(processes: list[Process], timeout: float = 10.0) -> None:
 # -- the services, as every test starts them -----------------------------------------------
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin123"
+METRICS_TOKEN = "metrics-token-for-tests"
 
 
 @dataclass
@@ -160,6 +161,7 @@ def api_environment(tmp_dir: Path, *, mongo_uri: str, redis_url: str, **extra: s
         MONGODB_TIMEOUT_MS="1500",
         REDIS_URL=redis_url,
         PROCESSED_DIR=str(tmp_dir / "processed_data"),
+        METRICS_TOKEN=METRICS_TOKEN,
     )
     env.update(extra)
     return env

@@ -36,6 +36,7 @@ import redis
 from contracts.dead_letters import DeadLetter
 from contracts.queue import InvalidTask, Task, parse_task
 from contracts.results import ResultRecord, write_result
+from worker import metrics
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
@@ -189,6 +190,12 @@ class Consumer:
                 self._fail(item.raw, item.task, exc)
             return
         self.queue.complete([(item.raw, item.task, item.path.name) for item in written])
+        now = datetime.now(UTC)
+        for item in written:
+            metrics.TASKS.labels("done").inc()
+            enqueued = item.task.enqueued_datetime()
+            if enqueued is not None:
+                metrics.ENQUEUE_TO_DONE_SECONDS.observe(max(0.0, (now - enqueued).total_seconds()))
 
     def _guarded(self, raw: bytes, step: Callable[..., T], *args: object) -> T | None:
         """Run one step for one payload; any exception but a Redis error makes the payload poison."""
@@ -201,6 +208,7 @@ class Consumer:
             return None
 
     def _poison(self, raw: bytes, exc: Exception) -> None:
+        metrics.TASKS.labels("poison").inc()
         log.error("Poison task sent to the dead-letter list (%s)", type(exc).__name__, exc_info=exc)
         error = f"poison task: {type(exc).__name__}: {exc}"
         try:
@@ -217,6 +225,7 @@ class Consumer:
         try:
             return parse_task(raw)
         except InvalidTask as exc:
+            metrics.TASKS.labels("invalid").inc()
             log.error("Invalid task sent to the dead-letter list (%s): %.200r", exc, raw)
             self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=f"invalid task: {exc}", consumer=self.name))
             return None
@@ -225,6 +234,7 @@ class Consumer:
         """The task's file written (its record and outcome to follow with the batch), or None
         when its outcome is recorded already: skipped as done before, retried or dead-lettered."""
         if done_before:
+            metrics.TASKS.labels("duplicate").inc()
             log.info("Task %s was already processed: skipped", task.task_id)
             self.queue.skip_done(raw, task)
             return None
@@ -263,7 +273,9 @@ class Consumer:
             log.log(SUCCESS, "✅ Enriched data saved to: %s", path.name)
         else:
             log.info("Task %s was already written to %s by an earlier delivery", task.task_id, path.name)
-        log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        metrics.TASK_SECONDS.observe(elapsed)
+        log.log(SUCCESS, "⏱️ Task processed in %.2fs", elapsed)
         return Written(raw, task, path, ResultRecord.from_enriched(document, path.name))
 
     def _fail(self, raw: bytes, task: Task, exc: Exception) -> None:
@@ -271,6 +283,7 @@ class Consumer:
         decision = self.retries.decide(task, exc)
         failed = decision.task
         if isinstance(decision, Retry):
+            metrics.TASKS.labels("retried").inc()
             log.warning(
                 "Task %s failed (attempt %d of %d): %s; retrying in %.1fs",
                 task.task_id, failed.attempts, self.retries.max_attempts, exc, decision.delay_seconds,
@@ -278,6 +291,7 @@ class Consumer:
             self.queue.retry_later(raw, failed, decision.delay_seconds)
             self._next_promote = 0.0  # look for it (and its due time) on the next turn of the loop
             return
+        metrics.TASKS.labels("dead_lettered").inc()
         if decision.unexpected:
             log.exception("Task %s for pet %s failed, sent to the dead-letter list", task.task_id, task.pet_id)
         else:

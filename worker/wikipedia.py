@@ -26,6 +26,7 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 
 from contracts.links import article_url, image_url
 from contracts.queue import WIKIPEDIA_KEY_PREFIX
+from worker import metrics
 
 log = logging.getLogger(__name__)
 
@@ -173,11 +174,13 @@ class WikipediaClient:
         try:
             for _ in range(self.MAX_REDIRECTS + 1):
                 status, headers, body = self._get(url)
+                metrics.WIKIPEDIA_REQUESTS.labels(str(status)).inc()
                 if status not in (301, 302, 303, 307, 308):
                     return self._summary(title, url, status, headers, body)
                 url = self._redirect_target(url, headers.get("Location"))
             raise WikipediaRefused(f"more than {self.MAX_REDIRECTS} redirects from {summary_url(self.api_url, title)}")
         except requests.RequestException as exc:
+            metrics.WIKIPEDIA_REQUESTS.labels("error").inc()
             if time.monotonic() - started >= self.timeout_seconds:
                 raise WikipediaUnavailable(f"no complete answer within {self.timeout_seconds:g}s from {url}") from exc
             raise WikipediaUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -267,6 +270,8 @@ class SharedRateLimit:
                 count, _ = pipe.incr(key).expire(key, 5).execute()
             if count <= self.requests_per_second:
                 return
+            metrics.RATE_LIMIT_WAITS.inc()
+            metrics.RATE_LIMIT_WAIT_SECONDS.inc(window + 1 - now)
             time.sleep(window + 1 - now)
 
     def pause_all(self, seconds: float | None) -> None:
@@ -304,6 +309,7 @@ class CachedWikipedia:
         local = self._local.get(title)
         if local is not None and local[1] > time.monotonic():
             self._local.move_to_end(title)
+            metrics.SUMMARIES.labels("memory").inc()
             return local[0]
         summary = self._shared_summary(title)
         self._local[title] = (summary, time.monotonic() + min(self.LOCAL_SECONDS, self.ttl_seconds))
@@ -321,11 +327,13 @@ class CachedWikipedia:
         while True:
             cached = self.redis.get(cache_key)
             if cached is not None:
+                metrics.SUMMARIES.labels("redis").inc()
                 return Summary(**json.loads(cached))
             if lock.acquire(blocking=False):
                 try:
                     cached = self.redis.get(cache_key)  # filled while we were waiting?
                     if cached is not None:
+                        metrics.SUMMARIES.labels("redis").inc()
                         return Summary(**json.loads(cached))
                     summary = self._fetch(title)
                     self.redis.set(cache_key, json.dumps(asdict(summary)), ex=self.ttl_seconds)
@@ -346,6 +354,7 @@ class CachedWikipedia:
         if paused:
             raise WikipediaUnavailable("paused after a 429 from Wikipedia", status=429, retry_after=paused)
         self.limit.wait_turn()
+        metrics.SUMMARIES.labels("wikipedia").inc()
         try:
             return self.client.fetch(title)
         except WikipediaUnavailable as exc:

@@ -97,3 +97,11 @@ def test_enrichment_status_is_null_when_the_queue_cannot_say(pets_db, authorized
     monkeypatch.setattr(redis_client, "_client", redis.Redis(port=free_port(), socket_connect_timeout=0.2))
     [pet] = json.loads(authorized.get("/api/pets/").content)
     assert pet["enrichment_status"] is None
+
+
+def test_metrics_are_off_without_a_token(client):
+    from django.test import override_settings
+
+    with override_settings(METRICS_TOKEN=""):
+        response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer anything")
+    assert (response.status_code, json.loads(response.content)) == (404, {"error": "Not found"})
