@@ -20,14 +20,22 @@ control_socket_disable = True  # several gunicorns on one host must not share $H
 
 
 # Prometheus counts (pets/metrics.py): each worker process writes its own in this directory, and a
-# scrape adds them up. It starts empty, and a worker that exits is marked dead.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petapp-metrics-"))
+# scrape adds them up. It starts empty, a worker that exits is marked dead, and a directory made
+# here (none was given; a blank value, as .env.example has, counts as none) goes when gunicorn does.
+_made_metrics_dir = not (os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "").strip()
+if _made_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="petapp-metrics-")
 
 
 def on_starting(server) -> None:  # noqa: ANN001 (gunicorn's hook signature)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
+
+
+def on_exit(server) -> None:  # noqa: ANN001
+    if _made_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker) -> None:  # noqa: ANN001
