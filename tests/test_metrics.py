@@ -10,7 +10,16 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.queue import TASKS_KEY, build_task
-from tests.support import METRICS_TOKEN, free_port, push, serve_summary, wait_for_files, wait_until
+from tests.support import (
+    METRICS_TOKEN,
+    api_environment,
+    free_port,
+    push,
+    serve_summary,
+    start_api,
+    wait_for_files,
+    wait_until,
+)
 
 TASKS = "petapp_worker_tasks_total"
 PET = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": True}
@@ -110,3 +119,18 @@ def test_a_consumer_counts_its_tasks_and_where_summaries_came_from(start_consume
     summaries = "petapp_wikipedia_summaries_total"
     assert value(samples, summaries, source="wikipedia") == 1
     assert value(samples, summaries, source="memory") + value(samples, summaries, source="redis") == 2
+
+
+def test_a_blank_multiprocess_directory_as_in_the_example_env_still_adds_up(
+    tmp_path, logs_dir, mongo_uri, redis_server
+):
+    """`make run` exports .env.example's blank PROMETHEUS_MULTIPROC_DIR: gunicorn makes its own."""
+    env = api_environment(tmp_path, mongo_uri=mongo_uri, redis_url=redis_server.url, PROMETHEUS_MULTIPROC_DIR="")
+    server = start_api(env, logs_dir, name="api-blank-metrics-dir")
+    try:
+        for _ in range(8):  # a new connection each: both worker processes answer some
+            assert requests.get(f"{server.base_url}/health/", timeout=10).ok
+        health = {"route": "/health/", "method": "GET", "status": "200"}
+        assert value(scrape(server), "petapp_http_requests_total", **health) == 8
+    finally:
+        server.process.stop()
