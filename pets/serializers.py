@@ -213,7 +213,7 @@ class EnrichmentSerializer(serializers.Serializer):
     """`GET /api/pets/<id>/enrichment/`: the pet's newest result (contracts/results.ResultRecord)."""
 
     status = serializers.ChoiceField(
-        choices=["queued", "processing", "retrying", "dead", "done", "stale"],
+        choices=[*TASK_STATES, "stale"],
         help_text="Where the pet's enrichment stands: `done` when this result matches the pet as it is now.",
     )
     task_id = serializers.CharField()
