@@ -25,7 +25,7 @@ import redis
 from contracts.environment import ConfigError
 from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
-from contracts.redis_url import redacted
+from contracts.redis_url import quick_retry, redacted
 from worker import deadletters, metrics
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
@@ -42,6 +42,7 @@ def connect(settings: WorkerSettings) -> redis.Redis:
         # A blocking BLMOVE waits up to poll_seconds for a reply: the socket must wait longer.
         socket_timeout=settings.poll_seconds + 10,
         health_check_interval=30,
+        retry=quick_retry(),
     )
 
 

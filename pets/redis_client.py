@@ -11,6 +11,8 @@ import threading
 import redis
 from django.conf import settings
 
+from contracts.redis_url import quick_retry
+
 _client: redis.Redis | None = None
 _client_lock = threading.Lock()
 
@@ -20,10 +22,16 @@ def get_redis() -> redis.Redis:
     if _client is None:
         with _client_lock:
             if _client is None:
-                _client = redis.Redis.from_url(
-                    settings.REDIS_URL,
-                    socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
-                    socket_timeout=settings.REDIS_TIMEOUT_SECONDS,
-                    health_check_interval=30,
-                )
+                _client = connect(settings.REDIS_URL)
     return _client
+
+
+def connect(url: str) -> redis.Redis:
+    """A client as the API uses it: short timeouts, one quick retry (contracts/redis_url.py)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
+        socket_timeout=settings.REDIS_TIMEOUT_SECONDS,
+        health_check_interval=30,
+        retry=quick_retry(),
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import redis
 
 from tests.support import free_port
 
@@ -55,7 +54,7 @@ def test_create_and_update_bodies_are_the_documented_ones(pets_db, authorized):
 def test_redis_down_is_a_503_json_from_the_exception_handler(authorized, monkeypatch):
     from pets import redis_client
 
-    monkeypatch.setattr(redis_client, "_client", redis.Redis(port=free_port(), socket_connect_timeout=0.2))
+    monkeypatch.setattr(redis_client, "_client", redis_client.connect(f"redis://127.0.0.1:{free_port()}/0"))
     response = authorized.get("/api/redis/stats/")
     assert response.status_code == 503
     assert json.loads(response.content)["error"].startswith("Redis unavailable: ")
@@ -94,7 +93,7 @@ def test_enrichment_status_is_null_when_the_queue_cannot_say(pets_db, authorized
     from pets import redis_client
 
     authorized.post("/api/pets/", LUNA, format="json")
-    monkeypatch.setattr(redis_client, "_client", redis.Redis(port=free_port(), socket_connect_timeout=0.2))
+    monkeypatch.setattr(redis_client, "_client", redis_client.connect(f"redis://127.0.0.1:{free_port()}/0"))
     [pet] = json.loads(authorized.get("/api/pets/").content)
     assert pet["enrichment_status"] is None
 

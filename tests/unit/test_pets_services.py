@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import redis
 
 from contracts.queue import TASKS_KEY, parse_task
 from contracts.task_status import STATUS_KEY, TaskStatus
@@ -16,11 +15,10 @@ LUNA = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated"
 
 @pytest.fixture
 def redis_down(monkeypatch, django_ready):
-    """The API's Redis client pointed at a port nobody listens on (connection refused)."""
+    """The API's own Redis client, pointed at a port nobody listens on (connection refused)."""
     from pets import redis_client
 
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
-    monkeypatch.setattr(redis_client, "_client", dead)
+    monkeypatch.setattr(redis_client, "_client", redis_client.connect(f"redis://127.0.0.1:{free_port()}/0"))
 
 
 def queued(redis_client) -> list:
