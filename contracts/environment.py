@@ -22,6 +22,14 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 
 
+def unset_if_blank(name: str) -> None:
+    """Remove `name` from the environment when it is blank, for a library that takes `NAME=` as a
+    value: prometheus-client, given a blank PROMETHEUS_MULTIPROC_DIR, writes its files into the
+    working directory."""
+    if name in os.environ and not os.environ[name].strip():
+        del os.environ[name]
+
+
 class ConfigError(ValueError):
     """A variable holds a value that cannot be used (the message names it)."""
 

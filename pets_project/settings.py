@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from contracts.environment import Environment
+from contracts.environment import Environment, unset_if_blank
 from contracts.redis_url import redis_url_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -135,6 +135,9 @@ MONGODB_TIMEOUT_MS = env.integer("MONGODB_TIMEOUT_MS", 3000, minimum=1)
 REDIS_URL = redis_url_from_env(env.source)
 # The bearer token a Prometheus scrape of /metrics must carry; unset: /metrics answers 404.
 METRICS_TOKEN = env.text("METRICS_TOKEN")
+# Read by prometheus-client itself (gunicorn.conf.py sets it for the API's workers). Settings load
+# before any app imports prometheus-client, which would take a blank value as the working directory.
+unset_if_blank("PROMETHEUS_MULTIPROC_DIR")
 REDIS_TIMEOUT_SECONDS = env.number("REDIS_TIMEOUT_SECONDS", 1, minimum=0.01)
 PROCESSED_DIR = Path(env.text("PROCESSED_DIR") or BASE_DIR / "processed_data")
 OUTBOX_RELAY_INTERVAL_SECONDS = env.number("OUTBOX_RELAY_INTERVAL_SECONDS", 5, minimum=0.01)

@@ -14,7 +14,11 @@ Each consumer is a scrape target of its own: Prometheus tells them apart by thei
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from contracts.environment import unset_if_blank
+
+unset_if_blank("PROMETHEUS_MULTIPROC_DIR")  # before prometheus-client reads it
+
+from prometheus_client import Counter, Histogram, start_http_server  # noqa: E402
 
 TASKS = Counter("petapp_worker_tasks", "Tasks handled, by outcome", ["outcome"])
 TASK_SECONDS = Histogram(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -106,3 +107,26 @@ def test_a_bad_worker_setting_stops_the_consumer_in_one_line():
     result = run([sys.executable, "consumer.py"], TASK_RETRY_BASE_SECONDS="soon")
     assert result.returncode == 2
     assert result.stderr.strip() == "consumer.py: TASK_RETRY_BASE_SECONDS must be a number, not 'soon'"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import worker.metrics as m; m.TASKS.labels('done').inc()",
+        "import django; django.setup(); import pets.metrics as m; m.REQUESTS.labels('r', 'GET', '200').inc()",
+    ],
+    ids=["consumer", "api"],
+)
+def test_a_blank_prometheus_multiproc_dir_writes_nothing_into_the_working_directory(tmp_path, code):
+    """prometheus-client takes `PROMETHEUS_MULTIPROC_DIR=` (as .env.example has it) for the working
+    directory and fills it with .db files; both sides drop the blank value first."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "PROMETHEUS_MULTIPROC_DIR": "",
+        "DJANGO_SETTINGS_MODULE": "pets_project.settings",
+        "DJANGO_SECRET_KEY": "a-secret-for-this-test-only-" + "x" * 30,
+        "DJANGO_SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+    }
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert sorted(path.name for path in tmp_path.iterdir() if path.suffix == ".db") == []
