@@ -7,11 +7,12 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, processing_key
+from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, heartbeat_key, processing_key
 from tests.support import (
     PET_ID,
     ROOT,
@@ -202,6 +203,19 @@ def test_sigterm_exits_zero_after_the_current_task(start_consumer, redis_client,
     assert len(result_files(processed)) == 1
     assert redis_client.llen(processing_key("Consumer-1")) == 0
     assert "finishing the current task" in consumer.output()
+
+
+def test_an_idle_consumer_stops_at_once_on_sigterm(start_consumer, redis_client):
+    """Waiting for tasks it holds nothing, so it does not sit out its wait (here 30 s) first."""
+    consumer = start_consumer("1", CONSUMER_POLL_SECONDS="30")
+    time.sleep(0.3)  # well into its blocking wait
+    asked = time.monotonic()
+    consumer.signal(signal.SIGTERM)
+    assert consumer.wait(timeout=10) == 0
+    assert time.monotonic() - asked < 5
+    assert "while waiting for tasks: stopping" in consumer.output()
+    assert redis_client.llen(processing_key("Consumer-1")) == 0
+    assert not redis_client.exists(heartbeat_key("Consumer-1"))
 
 
 def test_consumer_restarted_after_sigkill_requeues_what_it_held(start_consumer, redis_client, wikipedia, processed):

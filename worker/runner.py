@@ -16,7 +16,9 @@ the dead-letter list. A malformed payload, or any exception while handling one, 
 as poison: one bad task can never crash every consumer in turn.
 
 Signals, as RQ and Dramatiq do it: the first SIGTERM/SIGINT lets the current task finish and then
-exits 0; a second one exits at once (the held task is recovered by the others or on restart).
+exits 0 (at once when it comes while waiting for tasks: nothing is in hand, and whatever the wait
+was taking goes back to the queue); a second one exits at once (the held task is recovered by the
+others or on restart).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ MIN_WAIT_SECONDS = 0.05  # the shortest block on an empty queue when a retry is 
 PROMOTE_INTERVAL_SECONDS = 0.1  # how often a busy consumer looks for due retries
 
 
+class StopWaiting(Exception):
+    """Raised by the signal handler into an idle consumer's wait for tasks: stop now."""
+
+
 @dataclass(frozen=True)
 class Written:
     """A task whose file is written; its record and its outcome go with the rest of its batch."""
@@ -80,6 +86,7 @@ class Consumer:
         self._next_reap = 0.0
         self._next_promote = 0.0
         self._next_retry_at: float | None = None
+        self._waiting = False  # in the housekeeping and wait for tasks, holding nothing
 
     # -- lifecycle -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -91,8 +98,11 @@ class Consumer:
         if self._stop.is_set():
             log.warning("Second %s: exiting now; the tasks in hand will be recovered", name)
             raise SystemExit(1)
-        log.info("%s received: finishing the current task(s), then stopping", name)
         self._stop.set()
+        if self._waiting:
+            log.info("%s received while waiting for tasks: stopping", name)
+            raise StopWaiting
+        log.info("%s received: finishing the current task(s), then stopping", name)
 
     def run(self) -> int:
         """Consume until asked to stop; never exits on its own because Redis went away."""
@@ -119,17 +129,35 @@ class Consumer:
                     if count:
                         log.warning("Requeued %d task(s) left unfinished by a previous run", count)
                     held_requeued = True
-                batch = self.queue.take(self._housekeeping(), self.prefetch.size())
+                batch = self._wait_for_tasks()
                 if backoff.failures:
                     log.info("Reconnected to Redis")
                     backoff.reset()
                 if batch:
                     self.handle_batch(batch)
+            except StopWaiting:
+                self._put_back_what_the_wait_took()
             except redis.RedisError as exc:
                 held_requeued = False  # what we held is requeued once Redis answers again
                 delay = backoff.next_delay()
                 log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
                 self._stop.wait(delay)
+
+    def _wait_for_tasks(self) -> list[bytes]:
+        """Housekeeping, then the next batch (empty after a wait with nothing to take); a stop
+        asked meanwhile interrupts it (StopWaiting)."""
+        self._waiting = True
+        try:
+            return self.queue.take(self._housekeeping(), self.prefetch.size())
+        finally:
+            self._waiting = False
+
+    def _put_back_what_the_wait_took(self) -> None:
+        """The wait was interrupted: whatever Redis moved to us meanwhile goes back to the queue."""
+        try:
+            self.queue.requeue_held()  # on a new connection: redis-py dropped the interrupted one
+        except redis.RedisError:
+            pass  # then a restart, or the other consumers, take it back
 
     def _housekeeping(self) -> float:
         """Move due retries back to the queue; take back the tasks of dead consumers.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,9 +78,12 @@ def test_the_newest_result_of_each_pet_wins_and_decides_its_state(pets_db):
     from pets.selectors import enrichment_state, latest_results
 
     [pet_id] = map(str, insert_pets(pets_db, 1))
-    for age in (2, 1):  # the second task is enqueued later, but recorded first
+    first_queued = datetime.now(UTC)
+    for age, queued_after in ((2, 0), (1, 1)):  # the second task is enqueued later, but recorded first
         task = build_task(pet_id=pet_id, name="Pet 0", species="Cat", age=age, owner="Ana", vaccinated=True,
                           reason="updated")  # fmt: skip
+        # A second apart: MongoDB keeps times to the millisecond, and two calls can share one.
+        task = replace(task, enqueued_at=(first_queued + timedelta(seconds=queued_after)).isoformat())
         summary = Summary(FOUND, "Cat", "The cat is an animal.", None, None)
         document = build_document(task, summary, consumer_name="Consumer-1", processed_at=datetime.now(UTC),
                                   duration_seconds=0)  # fmt: skip
