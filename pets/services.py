@@ -2,7 +2,8 @@
 
 Each task is saved with the pet in the same write (pets/outbox.py), then pushed to Redis: a pet
 saved while Redis is down is still enriched once Redis is back. The list counts (pets/counts.py)
-are adjusted in the same Redis round trip.
+are adjusted, and the change announced to live pages (contracts/events.py), in the same Redis
+round trip.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
+from contracts.events import PET_CREATED, PET_UPDATED, pet_event
 from contracts.results import ENRICHED_FIELDS
 from pets import counts, outbox, task_queue
 from pets.models import Pet, utc_now
@@ -28,7 +30,8 @@ def pet_create(*, name: str, species: str, age: int, owner: str, vaccinated: boo
     task = outbox.stage_task(pet, reason="created")
     pet.save(force_insert=True)
     added = [(1, counts.signatures_of(pet.species_key, pet.vaccinated))]
-    return PetWrite(pet=pet, task_queued=task_queue.enqueue(task, pet.outbox_task, count_changes=added))
+    queued = task_queue.enqueue(task, pet.outbox_task, count_changes=added, event=pet_event(PET_CREATED, pet))
+    return PetWrite(pet=pet, task_queued=queued)
 
 
 def pet_update(pet: Pet, **changes: object) -> PetWrite:
@@ -48,11 +51,11 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
     pet.save()  # validates and sets species_key (Pet.clean)
     after = counts.signatures_of(pet.species_key, pet.vaccinated)
     moved = [(-1, before), (1, after)] if before != after else []
+    event = pet_event(PET_UPDATED, pet)
     if task is None:
-        if moved:
-            task_queue.adjust_counts(moved)
+        task_queue.announce_change(moved, event)
         return PetWrite(pet=pet, task_queued=None)
-    return PetWrite(pet=pet, task_queued=task_queue.enqueue(task, payload, count_changes=moved))
+    return PetWrite(pet=pet, task_queued=task_queue.enqueue(task, payload, count_changes=moved, event=event))
 
 
 def pet_delete(pet: Pet) -> None:

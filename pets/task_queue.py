@@ -10,6 +10,7 @@ import logging
 
 import redis
 
+from contracts.events import PET_DELETED, Announcement, add_event
 from contracts.queue import TASKS_KEY, Task, parse_task, utc_now_iso
 from contracts.queue_state import queue_counts
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
@@ -22,13 +23,18 @@ log = logging.getLogger(__name__)
 DELIVERED_KEY = "pets:outbox:delivered"
 
 
-def enqueue(task: Task, payload: str, count_changes: counts.CountChanges = ()) -> bool:
-    """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued and adjust
-    the list counts, in one round trip; False (and a warning) when Redis cannot take it."""
+def enqueue(
+    task: Task, payload: str, count_changes: counts.CountChanges = (), event: Announcement | None = None
+) -> bool:
+    """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued, adjust
+    the list counts and announce the change (contracts/events.py), in one round trip; False (and
+    a warning) when Redis cannot take it."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
             enqueue_on(pipe, payload, task)
             counts.adjust(pipe, count_changes)
+            if event is not None:
+                add_event(pipe, *event)
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not queue an enrichment task: %s", exc)
@@ -91,22 +97,24 @@ def enrichment_states(pet_ids: list[str]) -> dict[str, TaskStatus]:
 
 
 def forget_pet(pet_id: str, count_changes: counts.CountChanges = ()) -> None:
-    """Drop a deleted pet's enrichment state and count it out (best effort: a leftover entry is
-    never shown, and the counts heal when they expire)."""
+    """Drop a deleted pet's enrichment state, count it out and announce it (best effort: a
+    leftover entry is never shown, and the counts heal when they expire)."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
             pipe.hdel(STATUS_KEY, pet_id)
             counts.adjust(pipe, count_changes)
+            add_event(pipe, PET_DELETED, {"pet_id": pet_id})
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("Could not drop the enrichment state of pet %s: %s", pet_id, exc)
 
 
-def adjust_counts(count_changes: counts.CountChanges) -> None:
-    """Adjust the list counts after a change that queues no task (best effort, as above)."""
+def announce_change(count_changes: counts.CountChanges, event: Announcement) -> None:
+    """Adjust the list counts and announce a change that queues no task (best effort, as above)."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
             counts.adjust(pipe, count_changes)
+            add_event(pipe, *event)
             pipe.execute()
     except redis.RedisError as exc:
-        log.warning("Could not adjust the list counts: %s", exc)
+        log.warning("Could not announce a change to the pets: %s", exc)

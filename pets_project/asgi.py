@@ -2,7 +2,8 @@
 
 Django itself runs as a WSGI application in a small thread pool (a2wsgi): measured with
 `make bench`, that costs less CPU per request than Django's own ASGI handler, which starts a
-thread per request. Uvicorn keeps slow clients off those threads (pets_project/server.py).
+thread per request. Uvicorn keeps slow clients off those threads (pets_project/server.py), and
+the live event stream (`/api/events/`, pets/live.py) runs on the event loop, off them too.
 """
 
 from __future__ import annotations
@@ -67,4 +68,13 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-application = BodyLimit(django_application, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+django_with_body_limit = BodyLimit(django_application, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+from pets import live  # noqa: E402 (reads the settings)
+
+
+async def application(scope, receive, send) -> None:  # noqa: ANN001 (the ASGI signature)
+    """The live event stream on the event loop itself (pets/live.py); everything else to Django."""
+    if scope["type"] == "http" and scope["path"] == live.PATH:
+        return await live.event_stream(scope, receive, send)
+    return await django_with_body_limit(scope, receive, send)

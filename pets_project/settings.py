@@ -135,6 +135,8 @@ MONGODB_TIMEOUT_MS = env.integer("MONGODB_TIMEOUT_MS", 3000, minimum=1)
 REDIS_URL = redis_url_from_env(env.source)
 # The bearer token a Prometheus scrape of /metrics must carry; unset: /metrics answers 404.
 METRICS_TOKEN = env.text("METRICS_TOKEN")
+# Open live event streams (GET /api/events/) one API process holds at most; past it, 503.
+LIVE_MAX_STREAMS = env.integer("LIVE_MAX_STREAMS", 1000, minimum=1)
 # Read by prometheus-client itself (gunicorn.conf.py sets it for the API's workers). Settings load
 # before any app imports prometheus-client, which would take a blank value as the working directory.
 unset_if_blank("PROMETHEUS_MULTIPROC_DIR")

@@ -291,3 +291,46 @@ def serve_summary(wikipedia, title: str, **response_kwargs) -> None:
         wikipedia.expect_request(path).respond_with_response(Response(**response_kwargs))
     else:
         wikipedia.expect_request(path).respond_with_json(summary_json(title))
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    id: str
+    type: str
+    data: dict
+
+
+class EventStream:
+    """A client of `GET /api/events/` reading Server-Sent Events as they come."""
+
+    def __init__(self, base_url: str, last_event_id: str | None = None, timeout: float = 10) -> None:
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        self.response = requests.get(base_url + "/api/events/", headers=headers, stream=True, timeout=timeout)
+        assert self.response.status_code == 200, self.response.text
+        self._lines = self.response.iter_lines(chunk_size=None, decode_unicode=True)
+        self.fields_seen: list[str] = []  # every field line, `retry:` and comments included
+
+    def next_event(self) -> ServerSentEvent:
+        """The next event (raises requests' timeout if none comes in time)."""
+        fields: dict[str, str] = {}
+        for line in self._lines:
+            if line:
+                self.fields_seen.append(line)
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+            elif "data" in fields:
+                return ServerSentEvent(fields.get("id", ""), fields.get("event", "message"), json.loads(fields["data"]))
+            else:
+                fields = {}
+        raise AssertionError("the stream ended")
+
+    def close(self) -> None:
+        self.response.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

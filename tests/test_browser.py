@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright import sync_api as playwright_sync
 
-from tests.support import WIKIPEDIA_PREFIX, answer_slowly
+from tests.support import WIKIPEDIA_PREFIX, answer_slowly, serve_summary
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -110,6 +110,25 @@ def test_a_new_pet_turns_enriched_without_a_reload(page, api_server, start_consu
     assert seen & {"queued", "processing"}
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     assert "Pet created successfully: Luna." in page.text_content("#form-message")  # the message stays
+
+
+def test_a_pet_created_elsewhere_appears_and_turns_enriched_live(page, api_server, api, start_consumer, wikipedia):
+    """The live event stream, not polling: the page learns of a pet it never asked about."""
+    serve_summary(wikipedia, "Cat")
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir))
+    page.goto(api_server.base_url + "/")
+    page.evaluate("window.__sameDocument = true")
+    page.wait_for_function("document.querySelector('#pets-table') !== null")
+    page.wait_for_timeout(300)  # the stream connects
+    created = time.monotonic()
+    pet = api.create_pet(name="Mishi", species="Cat")  # through the API: another client
+    page.wait_for_selector(f'tr[data-pet-id="{pet["id"]}"][data-state="done"]', timeout=2_000)
+    print(f"\nrow enriched on the open page {time.monotonic() - created:.2f} s after the create")
+    row = page.locator(f'tr[data-pet-id="{pet["id"]}"]')
+    assert "Enriched" in row.inner_text()
+    assert "The cat" in row.locator(".extract").text_content(timeout=1_000)  # in its closed <details>
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    assert page.text_content(".count") == "(1)"
 
 
 def test_a_failed_enrichment_says_why_and_what_to_do(page, api_server, api, start_consumer, wikipedia):

@@ -17,11 +17,13 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
 
 from contracts.dead_letters import DeadLetter
+from contracts.events import TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event
 from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
@@ -63,6 +65,16 @@ return taken
 """
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A task whose result is written and recorded, on its way out of the processing list."""
+
+    raw: bytes  # the payload as taken, to remove from the processing list
+    task: Task
+    file: str  # the result file's name, kept in the done marker
+    result: dict | None  # its public summary for the live event (None: an earlier delivery's)
+
+
 class TaskQueue:
     def __init__(self, client: redis.Redis, consumer_name: str) -> None:
         self.redis = client
@@ -95,14 +107,16 @@ class TaskQueue:
             replies = pipe.execute()
         return [bool(already_done) for already_done in replies[::2]]
 
-    def complete(self, finished: list[tuple[bytes, Task, str]]) -> None:
-        """Record tasks as done (for redeliveries) and drop them from our processing list, in one
-        transaction; each item is (payload, task, result file name)."""
+    def complete(self, finished: list[Finished]) -> None:
+        """Record tasks as done (for redeliveries), drop them from our processing list and
+        announce them (contracts/events.py), in one transaction."""
         with self.redis.pipeline(transaction=True) as pipe:
-            for raw, task, result_name in finished:
-                pipe.set(done_key(task.task_id), result_name, ex=DONE_MARKER_SECONDS)
-                pipe.lrem(self.processing_key, 1, raw)
+            for item in finished:
+                task = item.task
+                pipe.set(done_key(task.task_id), item.file, ex=DONE_MARKER_SECONDS)
+                pipe.lrem(self.processing_key, 1, item.raw)
                 self._record(pipe, task, DONE)
+                add_event(pipe, TASK_DONE, {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result})
             pipe.execute()
 
     def drop(self, raw: bytes) -> None:
@@ -122,7 +136,14 @@ class TaskQueue:
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(DELAYED_KEY, {failed.to_json(): due})
             pipe.lrem(self.processing_key, 1, raw)
-            self._record(pipe, failed, RETRYING, next_attempt_at=datetime.fromtimestamp(due, UTC).isoformat())
+            next_attempt_at = datetime.fromtimestamp(due, UTC).isoformat()
+            self._record(pipe, failed, RETRYING, next_attempt_at=next_attempt_at)
+            add_event(
+                pipe,
+                TASK_RETRYING,
+                {"pet_id": failed.pet_id, "task_id": failed.task_id, "attempt": failed.attempts,
+                 "next_attempt_at": next_attempt_at},
+            )  # fmt: skip
             pipe.execute()
 
     def dead_letter(self, raw: bytes, entry: DeadLetter, task: Task | None = None) -> None:
@@ -132,6 +153,7 @@ class TaskQueue:
             pipe.lrem(self.processing_key, 1, raw)
             if task is not None:
                 self._record(pipe, task, DEAD)
+                add_event(pipe, TASK_DEAD, {"pet_id": task.pet_id, "task_id": task.task_id, "attempts": task.attempts})
             pipe.execute()
 
     def _record(self, pipe: redis.client.Pipeline, task: Task, state: str, next_attempt_at: str | None = None) -> None:

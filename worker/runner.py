@@ -36,6 +36,7 @@ from typing import TypeVar
 import redis
 
 from contracts.dead_letters import DeadLetter
+from contracts.events import public_result
 from contracts.queue import InvalidTask, Task, parse_task
 from contracts.results import ResultRecord, write_result
 from worker import metrics
@@ -44,7 +45,7 @@ from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
 from worker.prefetch import Prefetch
-from worker.queue import TaskQueue
+from worker.queue import Finished, TaskQueue
 from worker.results_store import ResultStore
 from worker.retries import Backoff, Retry, RetryPolicy
 from worker.wikipedia import CachedWikipedia
@@ -68,6 +69,10 @@ class Written:
     task: Task
     path: Path
     record: ResultRecord | None  # None: an earlier delivery recorded it
+
+    def finished(self) -> Finished:
+        result = None if self.record is None else public_result(self.record.to_api())
+        return Finished(self.raw, self.task, self.path.name, result)
 
 
 class Consumer:
@@ -217,7 +222,7 @@ class Consumer:
             for item in written:
                 self._fail(item.raw, item.task, exc)
             return
-        self.queue.complete([(item.raw, item.task, item.path.name) for item in written])
+        self.queue.complete([item.finished() for item in written])
         now = datetime.now(UTC)
         for item in written:
             metrics.TASKS.labels("done").inc()

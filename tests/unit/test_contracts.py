@@ -133,3 +133,28 @@ def test_result_record_round_trip_from_the_enriched_document():
 )
 def test_redis_url_from_env(env, url):
     assert redis_url_from_env(env) == url
+
+
+def test_events_read_back_only_when_they_are_ours(redis_client):
+    from contracts.events import EVENTS_KEY, PET_DELETED, Event, add_event
+
+    with redis_client.pipeline() as pipe:
+        add_event(pipe, PET_DELETED, {"pet_id": "p1"})
+        pipe.execute()
+    redis_client.xadd(EVENTS_KEY, {"type": "pet.exploded", "data": "{}"})
+    redis_client.xadd(EVENTS_KEY, {"type": PET_DELETED, "data": "not json"})
+    redis_client.xadd(EVENTS_KEY, {"something": "else"})
+    entries = redis_client.xrange(EVENTS_KEY)
+    events = [Event.from_entry(entry_id, fields) for entry_id, fields in entries]
+    assert events[0] == Event(entries[0][0].decode(), PET_DELETED, {"pet_id": "p1"})
+    assert events[1:] == [None, None, None]
+    assert events[0].to_sse() == b'id: %s\nevent: pet.deleted\ndata: {"pet_id":"p1"}\n\n' % entries[0][0]
+    with pytest.raises(ValueError, match="unknown event type"):
+        add_event(redis_client.pipeline(), "pet.exploded", {})
+
+
+def test_stream_ids_sort_as_numbers_not_text():
+    from contracts.events import stream_id_key
+
+    assert stream_id_key("10-0") > stream_id_key("9-5") and stream_id_key("9-10") > stream_id_key("9-9")
+    assert stream_id_key("junk") == (0, 0) == stream_id_key("1-x")

@@ -68,7 +68,7 @@ def test_an_unknown_pet_is_a_404_json(pets_db, authorized):
 
 def test_each_pet_says_where_its_enrichment_stands(pets_db, authorized, redis_client):
     from contracts.queue import parse_task
-    from worker.queue import TaskQueue
+    from worker.queue import Finished, TaskQueue
 
     first = json.loads(authorized.post("/api/pets/", LUNA, format="json").content)["pet"]
     second = json.loads(authorized.post("/api/pets/", LUNA | {"name": "Sol"}, format="json").content)["pet"]
@@ -78,7 +78,7 @@ def test_each_pet_says_where_its_enrichment_stands(pets_db, authorized, redis_cl
     taken = {parse_task(raw).pet_id: raw for raw in worker.take(1, limit=10)}
     raw = taken[first["id"]]
     worker.start([parse_task(raw)])
-    worker.complete([(raw, parse_task(raw), "file.json")])
+    worker.complete([Finished(raw, parse_task(raw), "file.json", None)])
     listed = {pet["id"]: pet["enrichment_status"] for pet in json.loads(authorized.get("/api/pets/").content)}
     assert listed == {first["id"]: "done", second["id"]: "queued"}  # taken, but its work not started
     detail = json.loads(authorized.get(f"/api/pets/{first['id']}/").content)

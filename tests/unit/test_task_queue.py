@@ -10,7 +10,7 @@ import pytest
 from contracts.dead_letters import DeadLetter
 from contracts.queue import TASKS_KEY, build_task
 from contracts.task_status import STATUS_KEY, TaskStatus
-from worker.queue import TaskQueue
+from worker.queue import Finished, TaskQueue
 
 
 @pytest.fixture
@@ -45,14 +45,14 @@ def test_a_task_goes_processing_then_done(redis_client, queue):
         "Consumer-7",
         1,
     )
-    queue.complete([(raw, task, "p1_Luna.json")])
+    queue.complete([Finished(raw, task, "p1_Luna.json", None)])
     done = state(redis_client)
     assert done.state == "done" and done.final and done.attempt == 1
 
 
 def test_a_redelivered_finished_task_leaves_the_state_done(redis_client, queue):
     task = new_task()
-    queue.complete([(taken(redis_client, queue, task), task, "p1_Luna.json")])
+    queue.complete([Finished(taken(redis_client, queue, task), task, "p1_Luna.json", None)])
     raw = taken(redis_client, queue, task)  # delivered again
     assert queue.start([task]) == [True]
     queue.skip_done(raw, task)
@@ -81,7 +81,7 @@ def test_an_older_task_finishing_late_does_not_hide_a_newer_one(redis_client, qu
     queue.start([old])
     # The pet is updated meanwhile: the API queues a newer task and marks it queued.
     redis_client.hset(STATUS_KEY, "p1", TaskStatus(state="queued", task_id=new.task_id, at="now").to_json())
-    queue.complete([(raw, old, "p1_Luna.json")])
+    queue.complete([Finished(raw, old, "p1_Luna.json", None)])
     current = state(redis_client)
     assert (current.state, current.task_id) == ("queued", new.task_id)
 

@@ -1,15 +1,21 @@
-// The pet list page: log in for a JWT, create pets through the API, and keep the rows whose
-// enrichment is not final up to date by polling /rows/ (visible rows only, backing off when
-// nothing changes). Rows come from the server already rendered and escaped by Django's templates;
-// everything else is set with textContent.
+// The pet list page: log in for a JWT, create pets through the API, and keep the rows up to date
+// without a reload. The live event stream (GET /api/events/, Server-Sent Events) says which pet
+// changed; the page then fetches that row from /rows/. While the stream is down (and, slowly,
+// while it is up, for the "processing" state it does not carry) the rows whose enrichment is not
+// final are polled instead. Rows come from the server already rendered and escaped by Django's
+// templates; everything else is set with textContent.
 (function () {
   "use strict";
   const store = window.sessionStorage;
   const $ = (id) => document.getElementById(id);
   const POLL_FIRST_MS = 1000;
   const POLL_MAX_MS = 4000; // a retry may be due within seconds: never look less often than this
+  const POLL_LIVE_MS = 10000; // with the stream open, polling only catches "processing"
+  const EVENT_BATCH_MS = 50; // events that come together are fetched together
+  const ROWS_PER_FETCH = 100; // what /rows/ answers at most
   let pollDelay = POLL_FIRST_MS;
   let pollTimer = null;
+  let liveOpen = false;
 
   function showMessage(text, kind) {
     const box = $("form-message");
@@ -90,21 +96,90 @@
   function schedulePoll(soon) {
     if (soon) pollDelay = POLL_FIRST_MS;
     if (pollTimer !== null) window.clearTimeout(pollTimer);
-    if (pendingIds().length) pollTimer = window.setTimeout(poll, pollDelay);
+    const delay = liveOpen ? POLL_LIVE_MS : pollDelay;
+    if (pendingIds().length) pollTimer = window.setTimeout(poll, delay);
+  }
+
+  function rowOf(petId) {
+    return document.querySelector('#pets-table tr[data-pet-id="' + CSS.escape(petId) + '"]');
+  }
+
+  function addToCount(change) {
+    const count = document.querySelector(".count");
+    if (!count) return;
+    const total = Number.parseInt((count.textContent.match(/\d+/) || ["0"])[0], 10) + change;
+    count.textContent = "(" + Math.max(total, 0) + ")";
   }
 
   async function showNewPet(petId) {
+    if (rowOf(petId)) return; // the stream and the form both announce a pet created here
     const [update] = await fetchRows([petId]);
-    if (!update || update.deleted) return;
+    if (!update || update.deleted || rowOf(petId)) return;
     const table = $("pets-table");
     table.hidden = false;
     const empty = $("no-pets");
     if (empty) empty.remove();
     table.tBodies[0].prepend(rowFromHtml(update.html));
-    const count = document.querySelector(".count");
-    const total = Number.parseInt((count.textContent.match(/\d+/) || ["0"])[0], 10) + 1;
-    count.textContent = "(" + total + ")";
+    addToCount(1);
     schedulePoll(true);
+  }
+
+  // -- live events ---------------------------------------------------------------------------------
+  const changedIds = new Set();
+  let changedTimer = null;
+
+  function rowChanged(petId) {
+    if (!rowOf(petId)) return; // not on this page
+    changedIds.add(petId);
+    if (changedTimer === null) changedTimer = window.setTimeout(refreshChanged, EVENT_BATCH_MS);
+  }
+
+  async function refreshChanged() {
+    changedTimer = null;
+    const ids = Array.from(changedIds);
+    changedIds.clear();
+    try {
+      for (let start = 0; start < ids.length; start += ROWS_PER_FETCH) {
+        for (const update of await fetchRows(ids.slice(start, start + ROWS_PER_FETCH))) {
+          const row = rowOf(update.id);
+          if (!row) continue;
+          if (update.deleted) row.remove();
+          else if (update.version !== row.dataset.version) row.replaceWith(rowFromHtml(update.html));
+        }
+      }
+    } catch (e) {
+      schedulePoll(true); // polling picks them up
+    }
+  }
+
+  function onEvent(handler) {
+    return (message) => {
+      let data = null;
+      try { data = JSON.parse(message.data); } catch (e) { return; }
+      handler(data);
+    };
+  }
+
+  function listen() {
+    if (!window.EventSource) return; // polling alone, as before
+    const stream = new EventSource("/api/events/");
+    stream.onopen = () => { liveOpen = true; schedulePoll(true); };
+    stream.onerror = () => { liveOpen = false; schedulePoll(true); }; // it reconnects by itself
+    const forPet = (data) => rowChanged(String(data.pet_id));
+    stream.addEventListener("task.done", onEvent(forPet));
+    stream.addEventListener("task.retrying", onEvent(forPet));
+    stream.addEventListener("task.dead", onEvent(forPet));
+    stream.addEventListener("pet.updated", onEvent((data) => rowChanged(String(data.pet.id))));
+    stream.addEventListener("pet.created", onEvent((data) => {
+      if ($("pets-table").dataset.newest === "true") showNewPet(String(data.pet.id)).catch(() => {});
+    }));
+    stream.addEventListener("pet.deleted", onEvent((data) => {
+      const row = rowOf(String(data.pet_id));
+      if (row) { row.remove(); addToCount(-1); }
+    }));
+    stream.addEventListener("reset", () => { // events were missed: look at every row again
+      document.querySelectorAll("#pets-table tr[data-pet-id]").forEach((row) => rowChanged(row.dataset.petId));
+    });
   }
 
   // -- account and forms -------------------------------------------------------------------------
@@ -178,5 +253,6 @@
     $("logout").addEventListener("click", onLogout);
     refreshAccount();
     schedulePoll(true);
+    if ($("pets-table")) listen();
   });
 })();

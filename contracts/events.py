@@ -1,0 +1,95 @@
+"""The live event contract: what happened to pets and their tasks, for browsers to follow.
+
+The API and the workers append events to one capped Redis Stream, `EVENTS_KEY`, in the same
+transaction as the change they describe; the API serves the stream as Server-Sent Events
+(`GET /api/events/`, pets/live.py), the stream entry's id being the SSE event id, so a browser that
+reconnects with `Last-Event-ID` gets what it missed. The stream keeps the newest `EVENTS_MAX_LEN`
+entries (trimmed approximately, which Redis does cheaply).
+
+Events are public: the public page shows them to anyone. They carry what that page shows (the pet's
+fields, its enrichment state and summary), never an error text, a payload or a consumer's host.
+
+    pet.created / pet.updated   {"pet": {id, name, species, age, owner, vaccinated}}
+    pet.deleted                 {"pet_id"}
+    task.retrying               {"pet_id", "task_id", "attempt", "next_attempt_at"}
+    task.dead                   {"pet_id", "task_id", "attempts"}
+    task.done                   {"pet_id", "task_id", "result": {extract, wikipedia_url, thumbnail,
+                                 species_facts, health_tips, age_category, file}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+EVENTS_KEY = "pets:events"  # stream: one entry per event, fields `type` and `data` (JSON)
+EVENTS_MAX_LEN = 10_000  # about: XADD trims whole macro nodes past it (MAXLEN ~)
+
+PET_CREATED = "pet.created"
+PET_UPDATED = "pet.updated"
+PET_DELETED = "pet.deleted"
+TASK_RETRYING = "task.retrying"
+TASK_DEAD = "task.dead"
+TASK_DONE = "task.done"
+EVENT_TYPES = (PET_CREATED, PET_UPDATED, PET_DELETED, TASK_RETRYING, TASK_DEAD, TASK_DONE)
+
+Announcement = tuple[str, dict]  # an event to add: its type and data
+
+PUBLIC_PET_FIELDS = ("id", "name", "species", "age", "owner", "vaccinated")
+PUBLIC_RESULT_FIELDS = (
+    "extract", "wikipedia_url", "thumbnail", "species_facts", "health_tips", "age_category", "file"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str  # the stream entry id, "<milliseconds>-<sequence>": ordered, and the SSE event id
+    type: str
+    data: dict
+
+    @classmethod
+    def from_entry(cls, entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> Event | None:
+        """An entry read back from the stream (None if it is not one of ours)."""
+        try:
+            data = orjson.loads(fields[b"data"])
+            kind = fields[b"type"].decode()
+        except (KeyError, UnicodeDecodeError, orjson.JSONDecodeError):
+            return None
+        if kind not in EVENT_TYPES or not isinstance(data, dict):
+            return None
+        return cls(entry_id.decode() if isinstance(entry_id, bytes) else entry_id, kind, data)
+
+    def to_sse(self) -> bytes:
+        """The event as a Server-Sent Events message (`data` is one line of JSON)."""
+        return b"id: %s\nevent: %s\ndata: %s\n\n" % (self.id.encode(), self.type.encode(), orjson.dumps(self.data))
+
+
+def add_event(pipe: redis.client.Pipeline, kind: str, data: Mapping[str, object]) -> None:
+    """Queue the XADD of one event on `pipe` (the caller executes it, with the change it describes)."""
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {kind!r}")
+    pipe.xadd(EVENTS_KEY, {"type": kind, "data": orjson.dumps(data)}, maxlen=EVENTS_MAX_LEN, approximate=True)
+
+
+def pet_event(kind: str, pet: object) -> Announcement:
+    """A pet.created or pet.updated event: the pet's public fields (read off its attributes)."""
+    fields = {field: getattr(pet, field) for field in PUBLIC_PET_FIELDS}
+    fields["id"] = str(fields["id"])
+    return kind, {"pet": fields}
+
+
+def public_result(result: Mapping[str, object]) -> dict:
+    """The enrichment result's fields the public page shows."""
+    return {field: result.get(field) for field in PUBLIC_RESULT_FIELDS}
+
+
+def stream_id_key(entry_id: str) -> tuple[int, int]:
+    """A stream id as a sortable pair; ("0", "0") for one that is not a stream id."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    try:
+        return int(milliseconds), int(sequence or 0)
+    except ValueError:
+        return 0, 0
