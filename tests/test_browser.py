@@ -118,8 +118,8 @@ def test_a_pet_created_elsewhere_appears_and_turns_enriched_live(page, api_serve
     start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir))
     page.goto(api_server.base_url + "/")
     page.evaluate("window.__sameDocument = true")
-    page.wait_for_function("document.querySelector('#pets-table') !== null")
-    page.wait_for_timeout(300)  # the stream connects
+    page.wait_for_selector("body[data-live=open]")  # the stream is connected
+    assert page.locator("#live-status").is_visible()
     created = time.monotonic()
     pet = api.create_pet(name="Mishi", species="Cat")  # through the API: another client
     page.wait_for_selector(f'tr[data-pet-id="{pet["id"]}"][data-state="done"]', timeout=2_000)

@@ -111,17 +111,27 @@
     count.textContent = "(" + Math.max(total, 0) + ")";
   }
 
+  // Rows being fetched for a new pet: petId -> whether an event for it came meanwhile.
+  const arriving = new Map();
+
   async function showNewPet(petId) {
-    if (rowOf(petId)) return; // the stream and the form both announce a pet created here
-    const [update] = await fetchRows([petId]);
-    if (!update || update.deleted || rowOf(petId)) return;
-    const table = $("pets-table");
-    table.hidden = false;
-    const empty = $("no-pets");
-    if (empty) empty.remove();
-    table.tBodies[0].prepend(rowFromHtml(update.html));
-    addToCount(1);
-    schedulePoll(true);
+    if (rowOf(petId) || arriving.has(petId)) return; // the stream and the form both announce it
+    arriving.set(petId, false);
+    try {
+      const [update] = await fetchRows([petId]);
+      if (!update || update.deleted || rowOf(petId)) return;
+      const table = $("pets-table");
+      table.hidden = false;
+      const empty = $("no-pets");
+      if (empty) empty.remove();
+      table.tBodies[0].prepend(rowFromHtml(update.html));
+      addToCount(1);
+      schedulePoll(true);
+    } finally {
+      const changedMeanwhile = arriving.get(petId);
+      arriving.delete(petId);
+      if (changedMeanwhile) rowChanged(petId); // the row fetched may already be out of date
+    }
   }
 
   // -- live events ---------------------------------------------------------------------------------
@@ -129,6 +139,7 @@
   let changedTimer = null;
 
   function rowChanged(petId) {
+    if (arriving.has(petId)) { arriving.set(petId, true); return; }
     if (!rowOf(petId)) return; // not on this page
     changedIds.add(petId);
     if (changedTimer === null) changedTimer = window.setTimeout(refreshChanged, EVENT_BATCH_MS);
@@ -163,8 +174,15 @@
   function listen() {
     if (!window.EventSource) return; // polling alone, as before
     const stream = new EventSource("/api/events/");
-    stream.onopen = () => { liveOpen = true; schedulePoll(true); };
-    stream.onerror = () => { liveOpen = false; schedulePoll(true); }; // it reconnects by itself
+    const indicator = $("live-status");
+    const setLive = (open) => {
+      liveOpen = open;
+      indicator.hidden = !open;
+      document.body.dataset.live = open ? "open" : "closed";
+      schedulePoll(true);
+    };
+    stream.onopen = () => setLive(true);
+    stream.onerror = () => setLive(false); // it reconnects by itself
     const forPet = (data) => rowChanged(String(data.pet_id));
     stream.addEventListener("task.done", onEvent(forPet));
     stream.addEventListener("task.retrying", onEvent(forPet));
