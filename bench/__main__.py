@@ -33,7 +33,7 @@ from bson import ObjectId
 
 from bench.harness import ROOT, STARTUP_SECONDS, Stack, cpu_seconds, wait_until
 from bench.load import run_wrk
-from contracts.queue import TASKS_KEY, build_task
+from contracts.queue import NORMAL, TASKS_KEY, WAKE_KEY, build_task, push_task
 from contracts.results import RESULTS_COLLECTION, ResultRecord
 from contracts.task_status import STATUS_KEY
 from worker.enrichment import build_document
@@ -89,7 +89,7 @@ def seed_pets(stack: Stack, count: int, *, start: int = 0) -> None:
 def forget_load_test_pets(stack: Stack) -> None:
     """Keep the collection at its seeded size between runs: drop what a POST run created."""
     stack.db.pet.delete_many({"owner": "Ana"})
-    stack.redis.delete(TASKS_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
+    stack.redis.delete(TASKS_KEY, WAKE_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
 
 
 def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
@@ -123,7 +123,7 @@ def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
 def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path) -> dict:
     processed = work / f"{'floor' if floor else 'api'}-{time.monotonic_ns()}"
     # Start cold and empty: no task left by a load test, no summary cached by an earlier run.
-    stack.redis.delete(TASKS_KEY, *stack.redis.keys("pets:wikipedia:*"))
+    stack.redis.delete(TASKS_KEY, WAKE_KEY, *stack.redis.keys("pets:wikipedia:*"))
     consumers = stack.start_consumers(floor, processed)
     wikipedia_before = stack.wikipedia.requests
     for species in SPECIES:  # warm the cache: one task per species first
@@ -162,7 +162,7 @@ def push_tasks(stack: Stack, count: int, species: str | None = None) -> None:
             kind = species or SPECIES[number % len(SPECIES)]
             task = build_task(pet_id=str(ObjectId()), name=f"Pet {number}", species=kind, age=number % 15,
                               owner="Bench", vaccinated=number % 2 == 0, reason="created")  # fmt: skip
-            pipe.rpush(TASKS_KEY, task.to_json())
+            push_task(pipe, task.to_json(), NORMAL)  # as the API does (the floor consumer reads pets:tasks)
         pipe.execute()
 
 

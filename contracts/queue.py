@@ -1,8 +1,15 @@
 """The queue contract: Redis key names and the task payload.
 
-Producers RPUSH a JSON task onto `TASKS_KEY`; consumers take from its head. A task in exactly the
-original Pet App's shape (`pet_id`, `name`, `species`, `age`, `owner`, `vaccinated`, no `task_id`) pushed by
-hand with redis-cli is valid too: it gets a stable id derived from its bytes.
+A task has a priority, `high`, `normal` (the default) or `low`, and waits in that priority's list
+(`queue_key`); `normal` is the original Pet App's `pets:tasks`. Producers RPUSH the JSON task onto
+its list and, in the same transaction, a token onto `WAKE_KEY`, which idle consumers block on
+(a consumer can block on one list only, and tasks must move atomically into its processing list);
+consumers take from the heads, high first (worker/priorities.py bounds how long a low task waits).
+
+A task in exactly the original Pet App's shape (`pet_id`, `name`, `species`, `age`, `owner`,
+`vaccinated`, no `task_id`) pushed by hand onto `pets:tasks` with redis-cli is valid too: it is a
+normal task with a stable id derived from its bytes. No token comes with it, so an idle consumer
+finds it at its next look (within CONSUMER_POLL_SECONDS).
 """
 
 from __future__ import annotations
@@ -14,14 +21,33 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import orjson
+import redis
 
-TASKS_KEY = "pets:tasks"  # list: producers RPUSH, consumers take from the head
+TASKS_KEY = "pets:tasks"  # list of normal tasks (and those pushed by hand): RPUSH, taken from the head
+HIGH, NORMAL, LOW = "high", "normal", "low"
+PRIORITIES = (HIGH, NORMAL, LOW)  # the order consumers prefer
+QUEUE_KEYS = {HIGH: "pets:tasks:high", NORMAL: TASKS_KEY, LOW: "pets:tasks:low"}
+WAKE_KEY = "pets:tasks:wake"  # list of tokens, one per push: idle consumers block on it
+WAKE_TOKENS_KEPT = 64  # producers trim it: a backlog of tokens only wakes consumers for nothing
 DELAYED_KEY = "pets:delayed"  # sorted set: tasks waiting for a retry, scored by when they are due
 DEAD_LETTER_KEY = "pets:dead"  # list: what could not be processed, with why
 PROCESSING_KEY_PREFIX = "pets:processing:"  # list per consumer: taken, not yet finished
 HEARTBEAT_KEY_PREFIX = "pets:heartbeat:"  # string per consumer, with a TTL: "I am alive"
 DONE_KEY_PREFIX = "pets:done:"  # string per finished task: its file name
 WIKIPEDIA_KEY_PREFIX = "pets:wikipedia:"  # summaries per species, the shared rate limiter
+
+
+def queue_key(priority: str) -> str:
+    """The list where tasks of this priority wait."""
+    return QUEUE_KEYS[priority]
+
+
+def push_task(pipe: redis.client.Pipeline, payload: str, priority: str) -> None:
+    """Queue the commands that push a task onto its priority's list and wake a consumer (the
+    caller executes `pipe`, inside a transaction with the rest of its change)."""
+    pipe.rpush(queue_key(priority), payload)
+    pipe.rpush(WAKE_KEY, b"1")
+    pipe.ltrim(WAKE_KEY, -WAKE_TOKENS_KEPT, -1)
 
 
 def processing_key(consumer_name: str) -> str:
@@ -54,6 +80,7 @@ class Task:
     reason: str | None = None
     attempts: int = 0  # failed attempts so far
     last_error: str | None = None
+    priority: str = NORMAL  # kept through retries and requeues
 
     def pet_data(self) -> dict:
         """The pet as the original Pet App's task carried it (the file's `original_data`)."""
@@ -80,6 +107,8 @@ class Task:
         data = {k: v for k, v in vars(self).items() if v is not None}
         if not self.attempts:
             data.pop("attempts")
+        if self.priority == NORMAL:
+            data.pop("priority")  # the original Pet App's shape, for the common case
         return json.dumps(data, ensure_ascii=False)
 
     def after_failure(self, error: str) -> Task:
@@ -95,8 +124,13 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def build_task(*, pet_id: str, name: str, species: str, age: int, owner: str, vaccinated: bool, reason: str) -> Task:
+def build_task(
+    *, pet_id: str, name: str, species: str, age: int, owner: str, vaccinated: bool, reason: str,
+    priority: str = NORMAL,
+) -> Task:  # fmt: skip
     """A new task for a pet, with a unique id and the time it was enqueued."""
+    if priority not in PRIORITIES:
+        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
     return Task(
         task_id=uuid.uuid4().hex,
         pet_id=pet_id,
@@ -107,6 +141,7 @@ def build_task(*, pet_id: str, name: str, species: str, age: int, owner: str, va
         vaccinated=vaccinated,
         enqueued_at=utc_now_iso(),
         reason=reason,
+        priority=priority,
     )
 
 
@@ -137,6 +172,9 @@ def parse_task(raw: bytes | str) -> Task:
     attempts = data.get("attempts", 0)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
         raise InvalidTask("'attempts' must be a non-negative integer")
+    priority = data.get("priority", NORMAL)
+    if priority not in PRIORITIES:
+        raise InvalidTask(f"'priority' must be one of {', '.join(PRIORITIES)}")
     task_id = data.get("task_id")
     if task_id is None:
         raw_bytes = raw.encode() if isinstance(raw, str) else raw
@@ -155,4 +193,5 @@ def parse_task(raw: bytes | str) -> Task:
         reason=data.get("reason") if isinstance(data.get("reason"), str) else None,
         attempts=attempts,
         last_error=data.get("last_error") if isinstance(data.get("last_error"), str) else None,
+        priority=priority,
     )

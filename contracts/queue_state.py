@@ -8,10 +8,11 @@ from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
     HEARTBEAT_KEY_PREFIX,
+    PRIORITIES,
     PROCESSING_KEY_PREFIX,
-    TASKS_KEY,
     InvalidTask,
     parse_task,
+    queue_key,
 )
 
 
@@ -26,15 +27,19 @@ def queue_counts(client) -> dict:
     """
     holders = _names_after(client, PROCESSING_KEY_PREFIX)
     pipe = client.pipeline(transaction=False)
-    pipe.llen(TASKS_KEY)
+    for priority in PRIORITIES:
+        pipe.llen(queue_key(priority))
     pipe.zcard(DELAYED_KEY)
     pipe.llen(DEAD_LETTER_KEY)
     for name in holders:
         pipe.llen(PROCESSING_KEY_PREFIX + name)
-    queued, delayed, dead, *held = pipe.execute()
+    replies = pipe.execute()
+    by_priority = dict(zip(PRIORITIES, replies[: len(PRIORITIES)], strict=True))
+    delayed, dead, *held = replies[len(PRIORITIES) :]
     by_consumer = dict(zip(holders, held, strict=True))
     return {
-        "queued": queued,
+        "queued": sum(by_priority.values()),
+        "queued_by_priority": by_priority,
         "processing": sum(held),
         "processing_by_consumer": by_consumer,
         "delayed": delayed,
@@ -44,10 +49,17 @@ def queue_counts(client) -> dict:
 
 
 def oldest_queued_age_seconds(client, now: datetime | None = None) -> float:
-    """How long the task at the head of the queue (the next one a consumer takes) has waited since
-    it was first queued; 0 when the queue is empty or that task carries no enqueue time (one
-    pushed by hand). What autoscalers and alerts watch: it grows when consumers fall behind."""
-    head = client.lindex(TASKS_KEY, 0)
+    """How long the longest-waiting task at the head of a priority list has waited since it was
+    first queued; 0 when the lists are empty or their heads carry no enqueue time (pushed by
+    hand). What autoscalers and alerts watch: it grows when consumers fall behind."""
+    pipe = client.pipeline(transaction=False)
+    for priority in PRIORITIES:
+        pipe.lindex(queue_key(priority), 0)
+    now = now or datetime.now(UTC)
+    return max((_age(head, now) for head in pipe.execute()), default=0.0)
+
+
+def _age(head: bytes | None, now: datetime) -> float:
     if head is None:
         return 0.0
     try:
@@ -56,4 +68,4 @@ def oldest_queued_age_seconds(client, now: datetime | None = None) -> float:
         return 0.0
     if enqueued is None:
         return 0.0
-    return max(0.0, ((now or datetime.now(UTC)) - enqueued).total_seconds())
+    return max(0.0, (now - enqueued).total_seconds())

@@ -100,7 +100,7 @@ class QueueCollector(Collector):
         up.add_metric([], 1)
         yield up
         for name, key, help_text in (
-            ("petapp_queue_tasks_queued", "queued", "Tasks waiting in pets:tasks"),
+            ("petapp_queue_tasks_queued", "queued", "Tasks waiting, all priorities"),
             ("petapp_queue_tasks_processing", "processing", "Tasks taken by a consumer and not finished"),
             ("petapp_queue_tasks_delayed", "delayed", "Tasks waiting for a retry"),
             ("petapp_queue_tasks_dead", "dead", "Tasks in the dead-letter list"),
@@ -108,6 +108,12 @@ class QueueCollector(Collector):
             gauge = GaugeMetricFamily(name, help_text)
             gauge.add_metric([], counts[key])
             yield gauge
+        by_priority = GaugeMetricFamily(
+            "petapp_queue_tasks_queued_by_priority", "Tasks waiting, by priority", labels=["priority"]
+        )
+        for priority, count in counts["queued_by_priority"].items():
+            by_priority.add_metric([priority], count)
+        yield by_priority
         live = GaugeMetricFamily("petapp_queue_live_consumers", "Consumers whose heartbeat is current")
         live.add_metric([], len(counts["live_consumers"]))
         yield live

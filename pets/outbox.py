@@ -21,7 +21,7 @@ from bson import ObjectId
 from django.conf import settings
 from pymongo import UpdateOne
 
-from contracts.queue import InvalidTask, Task, build_task, parse_task
+from contracts.queue import NORMAL, InvalidTask, Task, build_task, parse_task
 from pets import task_queue
 from pets.models import Pet, utc_now
 from pets.redis_client import get_redis
@@ -35,7 +35,7 @@ RELAY_RETRY = timedelta(seconds=3)
 RELAY_BATCH = 200
 
 
-def stage_task(pet: Pet, *, reason: str) -> Task:
+def stage_task(pet: Pet, *, reason: str, priority: str = NORMAL) -> Task:
     """Attach a new enrichment task to `pet`; it is saved with the pet's next `save()`."""
     task = build_task(
         pet_id=str(pet.id),
@@ -45,6 +45,7 @@ def stage_task(pet: Pet, *, reason: str) -> Task:
         owner=pet.owner,
         vaccinated=pet.vaccinated,
         reason=reason,
+        priority=priority,
     )
     pet.outbox_task = task.to_json()
     # The request that saved the pet pushes the task itself; the relay waits a while before looking.

@@ -11,6 +11,7 @@ import unicodedata
 
 from rest_framework import serializers
 
+from contracts.queue import PRIORITIES
 from contracts.task_status import QUEUED, TASK_STATES
 from pets.models import Pet
 from pets.pagination import Cursor, InvalidCursor
@@ -68,6 +69,11 @@ class PetInputSerializer(serializers.Serializer):
     age = StrictIntegerField(min_value=0, max_value=100)
     owner = StrictCharField(max_length=100)
     vaccinated = StrictBooleanField(default=False)
+    priority = serializers.ChoiceField(
+        choices=PRIORITIES,
+        required=False,
+        help_text="Of the enrichment task this write queues (not stored with the pet); `normal` when left out.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if not isinstance(self.initial_data, dict):
@@ -194,6 +200,9 @@ class ErrorSerializer(serializers.Serializer):
 class RedisStatsSerializer(serializers.Serializer):
     queue_name = serializers.CharField()
     pending_tasks = serializers.IntegerField()
+    pending_by_priority = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Pending tasks by priority: high, normal, low."
+    )
     processing_tasks = serializers.IntegerField()
     delayed_tasks = serializers.IntegerField(help_text="Waiting for a retry after a transient failure.")
     dead_letter_tasks = serializers.IntegerField()

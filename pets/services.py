@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from contracts.events import PET_CREATED, PET_UPDATED, pet_event
+from contracts.queue import NORMAL
 from contracts.results import ENRICHED_FIELDS
 from pets import counts, outbox, task_queue
 from pets.models import Pet, utc_now
@@ -24,18 +25,20 @@ class PetWrite:
     task_queued: bool | None  # None: the change did not need re-enrichment
 
 
-def pet_create(*, name: str, species: str, age: int, owner: str, vaccinated: bool = False) -> PetWrite:
+def pet_create(
+    *, name: str, species: str, age: int, owner: str, vaccinated: bool = False, priority: str = NORMAL
+) -> PetWrite:
     """One database write (the pet with its task), then one Redis round trip (the task queued)."""
     pet = Pet(id=ObjectId(), name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
-    task = outbox.stage_task(pet, reason="created")
+    task = outbox.stage_task(pet, reason="created", priority=priority)
     pet.save(force_insert=True)
     added = [(1, counts.signatures_of(pet.species_key, pet.vaccinated))]
     queued = task_queue.enqueue(task, pet.outbox_task, count_changes=added, event=pet_event(PET_CREATED, pet))
     return PetWrite(pet=pet, task_queued=queued)
 
 
-def pet_update(pet: Pet, **changes: object) -> PetWrite:
-    """Apply `changes`; queue a new task if a field enrichment depends on changed.
+def pet_update(pet: Pet, *, priority: str = NORMAL, **changes: object) -> PetWrite:
+    """Apply `changes`; queue a new task (of `priority`) if a field enrichment depends on changed.
 
     `task_queued` is None when nothing enrichment depends on changed.
     """
@@ -46,7 +49,8 @@ def pet_update(pet: Pet, **changes: object) -> PetWrite:
     if not changed:
         return PetWrite(pet=pet, task_queued=None)
     pet.updated_at = utc_now()
-    task = outbox.stage_task(pet, reason="updated") if changed.intersection(ENRICHED_FIELDS) else None
+    reenrich = bool(changed.intersection(ENRICHED_FIELDS))
+    task = outbox.stage_task(pet, reason="updated", priority=priority) if reenrich else None
     payload = pet.outbox_task
     pet.save()  # validates and sets species_key (Pet.clean)
     after = counts.signatures_of(pet.species_key, pet.vaccinated)

@@ -11,7 +11,7 @@ import logging
 import redis
 
 from contracts.events import PET_DELETED, Announcement, add_event
-from contracts.queue import TASKS_KEY, Task, parse_task, utc_now_iso
+from contracts.queue import TASKS_KEY, Task, parse_task, push_task, utc_now_iso
 from contracts.queue_state import queue_counts
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 from pets import counts
@@ -45,7 +45,7 @@ def enqueue(
 def enqueue_on(pipe: redis.client.Pipeline, payload: str, task: Task | None = None) -> None:
     """Queue the commands that push one task on `pipe` (the caller executes it)."""
     task = task or parse_task(payload)
-    pipe.rpush(TASKS_KEY, payload)
+    push_task(pipe, payload, task.priority)
     pipe.sadd(DELIVERED_KEY, task.task_id)
     pipe.hset(STATUS_KEY, task.pet_id, TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json())
 
@@ -69,6 +69,7 @@ def queue_stats() -> dict:
     return {
         "queue_name": TASKS_KEY,
         "pending_tasks": counts["queued"],
+        "pending_by_priority": counts["queued_by_priority"],
         "processing_tasks": counts["processing"],
         "delayed_tasks": counts["delayed"],
         "dead_letter_tasks": counts["dead"],

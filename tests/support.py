@@ -20,7 +20,7 @@ import redis
 import requests
 from werkzeug import Response
 
-from contracts.queue import TASKS_KEY, build_task
+from contracts.queue import NORMAL, build_task, push_task
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -260,7 +260,8 @@ def answer_slowly(wikipedia, seconds: float) -> None:
 PET_ID = "6981fcf3dd7c1b67498baf89"
 
 
-def push(redis_client, **overrides) -> dict:
+def push(redis_client, priority: str = NORMAL, **overrides) -> dict:
+    """Queue a task as the API does (its priority's list, and a token that wakes a consumer)."""
     fields: dict[str, Any] = {
         "pet_id": PET_ID,
         "name": "Mishi",
@@ -270,8 +271,10 @@ def push(redis_client, **overrides) -> dict:
         "vaccinated": False,
     }
     fields.update(overrides)
-    task = build_task(**fields, reason="created")
-    redis_client.rpush(TASKS_KEY, task.to_json())
+    task = build_task(**fields, reason="created", priority=priority)
+    with redis_client.pipeline() as pipe:
+        push_task(pipe, task.to_json(), priority)
+        pipe.execute()
     return json.loads(task.to_json())
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import redis
 
 from contracts.dead_letters import DeadLetter
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, InvalidTask, Task, parse_task, utc_now_iso
+from contracts.queue import DEAD_LETTER_KEY, NORMAL, InvalidTask, Task, parse_task, push_task, queue_key, utc_now_iso
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 
 
@@ -46,15 +46,16 @@ def requeue(client: redis.Redis, keys: list[str] | None) -> int:
         if keys is not None and not any(entry.matches(key) for key in keys):
             continue
         payload, task = requeue_task(entry)
+        key = queue_key(task.priority if task is not None else NORMAL)
         with client.pipeline(transaction=True) as pipe:
             pipe.lrem(DEAD_LETTER_KEY, 1, raw)
-            pipe.rpush(TASKS_KEY, payload)
+            push_task(pipe, payload, task.priority if task is not None else NORMAL)
             if task is not None:
                 queued = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
                 pipe.hset(STATUS_KEY, task.pet_id, queued.to_json())
             removed = pipe.execute()[0]
         if not removed:  # another operator took it meanwhile: undo our push
-            client.lrem(TASKS_KEY, -1, payload)
+            client.lrem(key, -1, payload)
         else:
             moved += 1
     return moved

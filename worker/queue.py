@@ -1,9 +1,12 @@
 """The consumer's side of the Redis queue: every move of a task is one atomic Redis operation.
 
-    pets:tasks ──(B)LMOVE─► pets:processing:<consumer> ──┬─ done ──────► (removed; pets:done:<task_id>)
-        ▲                                                ├─ transient ─► pets:delayed (due time) ─┐
-        │                                                └─ permanent ─► pets:dead                │
-        └──────────────── promote_due() when the retry is due ◄──────────────────────────────────┘
+    pets:tasks:high ─┐
+    pets:tasks ──────┼─LMOVE─► pets:processing:<consumer> ──┬─ done ──────► (removed; pets:done:<task_id>)
+    pets:tasks:low ──┘                                      ├─ transient ─► pets:delayed (due time) ─┐
+        ▲                                                   └─ permanent ─► pets:dead                │
+        └──────────── promote_due() when the retry is due, to its priority's list ◄─────────────────┘
+
+Idle, a consumer blocks on the wake list (contracts/queue.py), then takes with one script.
 
 A task leaves a processing list only in the same transaction that records where it went (and the
 pet's enrichment state, contracts/task_status.py), so a crash at any point leaves it in exactly
@@ -17,6 +20,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,42 +31,90 @@ from contracts.events import TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event
 from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
+    PRIORITIES,
     PROCESSING_KEY_PREFIX,
-    TASKS_KEY,
+    WAKE_KEY,
+    WAKE_TOKENS_KEPT,
     Task,
     done_key,
     heartbeat_key,
     processing_key,
+    queue_key,
     utc_now_iso,
 )
 from contracts.redis_scripts import queue_script
 from contracts.task_status import DEAD, DONE, PROCESSING, RETRYING, SET_IF_OWNER, STATUS_KEY, TaskStatus
+from worker.priorities import HIGH_FIRST
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
 
-# Move every due retry back to the tail of the queue, atomically (several consumers may run it),
-# and return the due time of the earliest retry still waiting (-1: none), in one round trip.
-PROMOTE_DUE = """
+# The scripts below get the lists as KEYS: high, normal, low (in contracts/queue.py's PRIORITIES
+# order, or in the order of this take), then their own. A payload goes to its priority's list;
+# one that is not a task of ours (it is dead-lettered once taken) goes to the normal list.
+QUEUE_OF = f"""
+local function queue_of(raw, high, normal, low)
+  local ok, task = pcall(cjson.decode, raw)
+  if ok and type(task) == 'table' then
+    if task['priority'] == 'high' then return high end
+    if task['priority'] == 'low' then return low end
+  end
+  return normal
+end
+local function wake(key)
+  redis.call('RPUSH', key, '1')
+  redis.call('LTRIM', key, -{WAKE_TOKENS_KEPT}, -1)
+end
+"""
+
+# KEYS: delayed, high, normal, low, wake. Move every due retry back to the tail of its list,
+# atomically (several consumers may run it), and return the due time of the earliest retry still
+# waiting (-1: none), in one round trip.
+PROMOTE_DUE = (
+    QUEUE_OF
+    + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[1], member)
-  redis.call('RPUSH', KEYS[2], member)
+  redis.call('RPUSH', queue_of(member, KEYS[2], KEYS[3], KEYS[4]), member)
 end
+if #due > 0 then wake(KEYS[5]) end
 local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #earliest == 0 then return '-1' end
 return earliest[2]
 """
+)
 
-# Move up to ARGV[1] tasks from the head of the queue into a processing list, in one round trip.
+# KEYS: three lists in the order to take from, the processing list, wake. Move up to ARGV[1]
+# tasks from the heads of the lists into the processing list, in one round trip; once all three
+# are empty, drop the wake tokens (idle consumers then block instead of waking for nothing).
 TAKE_MANY = """
 local taken = {}
-for _ = 1, tonumber(ARGV[1]) do
-  local raw = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')
-  if not raw then break end
-  taken[#taken + 1] = raw
+local source = 1
+while #taken < tonumber(ARGV[1]) and source <= 3 do
+  local raw = redis.call('LMOVE', KEYS[source], KEYS[4], 'LEFT', 'LEFT')
+  if raw then taken[#taken + 1] = raw else source = source + 1 end
 end
+if source > 3 then redis.call('DEL', KEYS[5]) end
 return taken
 """
+
+# KEYS: a processing list, high, normal, low, wake. Put everything in the processing list back at
+# the head of its priority's list, in its order, atomically; returns how many.
+REQUEUE = (
+    QUEUE_OF
+    + """
+local count = 0
+while true do
+  local raw = redis.call('RPOP', KEYS[1])
+  if not raw then break end
+  redis.call('LPUSH', queue_of(raw, KEYS[2], KEYS[3], KEYS[4]), raw)
+  count = count + 1
+end
+if count > 0 then wake(KEYS[5]) end
+return count
+"""
+)
+PRIORITY_LISTS = [queue_key(priority) for priority in PRIORITIES]
 
 
 @dataclass(frozen=True)
@@ -82,20 +134,23 @@ class TaskQueue:
         self.processing_key = processing_key(consumer_name)
         self._promote_due = client.register_script(PROMOTE_DUE)
         self._take_many = client.register_script(TAKE_MANY)
+        self._requeue = client.register_script(REQUEUE)
 
     # -- taking and finishing --------------------------------------------------------------
-    def take(self, timeout_seconds: float, limit: int = 1) -> list[bytes]:
-        """Move up to `limit` tasks from the head of the queue into our processing list.
+    def take(self, timeout_seconds: float, limit: int = 1, order: Sequence[str] = HIGH_FIRST) -> list[bytes]:
+        """Move up to `limit` tasks from the heads of the priority lists, in `order`
+        (worker/priorities.py), into our processing list.
 
-        What is there is taken at once; on an empty queue it blocks (BLMOVE) for one task, up to
-        `timeout_seconds` (an empty list then).
+        What is there is taken at once; when all are empty it waits for a producer's wake token,
+        up to `timeout_seconds` (an empty list then), and takes again.
         """
-        if limit > 1:
-            taken = self._take_many(keys=[TASKS_KEY, self.processing_key], args=[limit])
-            if taken:
-                return list(taken)
-        raw = self.redis.blmove(TASKS_KEY, self.processing_key, timeout_seconds, "LEFT", "LEFT")
-        return [] if raw is None else [raw]
+        keys = [queue_key(priority) for priority in order] + [self.processing_key, WAKE_KEY]
+        taken = self._take_many(keys=keys, args=[limit])
+        if taken:
+            return list(taken)
+        if self.redis.blpop([WAKE_KEY], max(timeout_seconds, 0.01)) is None:
+            return []
+        return list(self._take_many(keys=keys, args=[limit]))
 
     def start(self, tasks: list[Task]) -> list[bool]:
         """Mark the tasks as processing; for each, True if it was already done (a redelivery).
@@ -171,12 +226,12 @@ class TaskQueue:
     def promote_due(self, limit: int = 100) -> float | None:
         """Requeue the retries that are due; seconds until the next one is (None: no retry waits)."""
         now = time.time()
-        earliest = float(self._promote_due(keys=[DELAYED_KEY, TASKS_KEY], args=[now, limit]))
+        earliest = float(self._promote_due(keys=[DELAYED_KEY, *PRIORITY_LISTS, WAKE_KEY], args=[now, limit]))
         return None if earliest < 0 else max(0.0, earliest - now)
 
     # -- recovery --------------------------------------------------------------------------
     def requeue_held(self) -> int:
-        """Put what this consumer held when it last stopped back on the head of the queue."""
+        """Put what this consumer held when it last stopped back at the head of its list."""
         return self._requeue_list(self.processing_key)
 
     def reap_orphans(self) -> dict[str, int]:
@@ -193,10 +248,7 @@ class TaskQueue:
         return reaped
 
     def _requeue_list(self, key: str) -> int:
-        count = 0
-        while self.redis.lmove(key, TASKS_KEY, "LEFT", "LEFT") is not None:
-            count += 1
-        return count
+        return int(self._requeue(keys=[key, *PRIORITY_LISTS, WAKE_KEY]))
 
     # -- liveness --------------------------------------------------------------------------
     def beat(self, ttl_seconds: float) -> None:

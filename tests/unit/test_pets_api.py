@@ -104,3 +104,28 @@ def test_metrics_are_off_without_a_token(client):
     with override_settings(METRICS_TOKEN=""):
         response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer anything")
     assert (response.status_code, json.loads(response.content)) == (404, {"error": "Not found"})
+
+
+def test_a_create_or_update_queues_its_task_with_the_priority_asked(pets_db, authorized, redis_client):
+    from contracts.queue import QUEUE_KEYS, parse_task
+
+    created = authorized.post("/api/pets/", LUNA | {"priority": "high"}, format="json")
+    assert created.status_code == 201
+    pet_id = json.loads(created.content)["pet"]["id"]
+    assert "priority" not in json.loads(created.content)["pet"]  # a property of the task, not of the pet
+    [raw] = redis_client.lrange(QUEUE_KEYS["high"], 0, -1)
+    assert parse_task(raw).pet_id == pet_id
+    assert authorized.patch(f"/api/pets/{pet_id}/", {"age": 9, "priority": "low"}, format="json").status_code == 200
+    [raw] = redis_client.lrange(QUEUE_KEYS["low"], 0, -1)
+    assert parse_task(raw).age == 9 and parse_task(raw).priority == "low"
+    assert authorized.post("/api/pets/", LUNA, format="json").status_code == 201
+    assert redis_client.llen(QUEUE_KEYS["normal"]) == 1  # left out: normal
+
+
+@pytest.mark.parametrize("priority", ["urgent", "HIGH", 1, None, ["high"]])
+def test_an_unknown_priority_is_a_400_that_changes_nothing(pets_db, authorized, redis_client, priority):
+    response = authorized.post("/api/pets/", LUNA | {"priority": priority}, format="json")
+    assert response.status_code == 400
+    body = json.loads(response.content)
+    assert body["error"] == "Invalid input" and "priority" in body["fields"]
+    assert pets_db.count_documents({}) == 0 and redis_client.dbsize() == 0
