@@ -17,16 +17,20 @@ Configuration comes from the environment; see `.env.example`.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
+import socket
 import sys
 
 import redis
 
+from contracts import audit, dead_letter_ops
 from contracts.environment import ConfigError
 from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
 from contracts.redis_url import quick_retry, redacted
-from worker import deadletters, metrics
+from worker import metrics
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
 from worker.queue import TaskQueue
@@ -90,7 +94,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> int:
     if args.action == "list":
-        entries = deadletters.list_entries(client)
+        entries = dead_letter_ops.list_entries(client)
         for entry in entries:
             print(
                 f"{entry.id}  task={entry.task_id or '-'}  pet={entry.pet_id or '-'}  attempts={entry.attempts}  "
@@ -99,7 +103,7 @@ def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> in
         print(f"{len(entries)} dead letter(s)")
         return 0
     if args.action == "show":
-        found = deadletters.find_entry(client, args.id)
+        found = dead_letter_ops.find_entry(client, args.id)
         if found is None:
             print(f"no dead letter with id or task id {args.id}", file=sys.stderr)
             return 1
@@ -109,14 +113,27 @@ def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> in
         if not args.all and not args.ids:
             print("name the ids to requeue, or --all", file=sys.stderr)
             return 2
-        moved = deadletters.requeue(client, None if args.all else args.ids)
+        moved = dead_letter_ops.requeue(client, None if args.all else args.ids)
+        what = "every dead letter" if args.all else ", ".join(args.ids)
+        audit.record(client, who=operator(), action="requeue", detail=f"{what}: {moved} requeued")
         print(f"requeued {moved} task(s)")
         return 0 if args.all or moved == len(args.ids) else 1
     if not args.yes:
         print("purge deletes every dead letter: add --yes", file=sys.stderr)
         return 2
-    print(f"deleted {deadletters.purge(client)} dead letter(s)")
+    deleted = dead_letter_ops.purge(client)
+    audit.record(client, who=operator(), action="purge", detail=f"{deleted} dead letter(s) deleted")
+    print(f"deleted {deleted} dead letter(s)")
     return 0
+
+
+def operator() -> str:
+    """Who ran an operator command, for the audit trail (contracts/audit.py)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no name
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()} (consumer.py)"
 
 
 def main(argv: list[str] | None = None) -> int:

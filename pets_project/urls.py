@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="docs"),
     path("api/", include("pets.urls")),
+    path("ops/", include("ops.urls")),
 ]
 
 handler400 = "pets.errors.json_bad_request"

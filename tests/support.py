@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -337,3 +338,26 @@ class EventStream:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def manage_shell(api_server, code: str) -> None:
+    """Run Django code against the API's own user database (as an operator would)."""
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        env=api_server.env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
+
+def create_user(api_server, username: str, password: str) -> None:
+    manage_shell(
+        api_server,
+        f"from django.contrib.auth.models import User; User.objects.create_user({username!r}, password={password!r})",
+    )
+
+
+# Debian's chromium, driven by Playwright (never a browser download).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

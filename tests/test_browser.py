@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 from playwright import sync_api as playwright_sync
 
-from tests.support import WIKIPEDIA_PREFIX, answer_slowly, serve_summary
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+from tests.support import CHROMIUM, CHROMIUM_FLAGS, WIKIPEDIA_PREFIX, answer_slowly, serve_summary
 
 
 @pytest.fixture
 def page(api_server, tmp_path):
     with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()
         errors: list[str] = []
@@ -151,7 +147,7 @@ def test_a_failed_enrichment_says_why_and_what_to_do(page, api_server, api, star
 def test_the_page_fits_a_phone(api_server, api, tmp_path):
     api.create_pet(name="Bartholomew Fluffington the Third", species="Guinea pig", owner="Maria Fernanda Garcia")
     with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
         page.goto(api_server.base_url + "/")
         width = page.evaluate("document.documentElement.scrollWidth")

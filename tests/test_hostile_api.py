@@ -8,8 +8,6 @@ without a token, and checks that each gets a 4xx JSON error and changes nothing.
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,27 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.support import ROOT, Api
+from tests.support import Api, create_user, manage_shell
 
 DEEP = "[" * 10_000 + "]" * 10_000
-
-
-def manage_shell(api_server, code: str) -> None:
-    """Run Django code against the API's own user database (as an operator would)."""
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        env=api_server.env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-
-
-def create_user(api_server, username: str, password: str) -> None:
-    manage_shell(
-        api_server,
-        f"from django.contrib.auth.models import User; User.objects.create_user({username!r}, password={password!r})",
-    )
 
 
 def assert_json_4xx(response: requests.Response, *expected: int) -> dict:

@@ -1,6 +1,9 @@
-"""Operator tools for the dead-letter list (`python consumer.py dead ...`).
+"""What operators do with the dead-letter list: the one module behind `python consumer.py dead ...`
+and the operations panel (`/ops/`).
 
-An entry can be named by its own id or by its task id (the one the worker logs print).
+An entry can be named by its own id or by its task id (the one the worker logs print). Views
+read a page at a time (`page`: one LRANGE of that page, newest first), so the list can hold tens
+of thousands of entries; a search reads it in chunks and stops once it has its page.
 """
 
 from __future__ import annotations
@@ -11,9 +14,51 @@ from contracts.dead_letters import DeadLetter
 from contracts.queue import DEAD_LETTER_KEY, NORMAL, InvalidTask, Task, parse_task, push_task, queue_key, utc_now_iso
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 
+SEARCH_CHUNK = 500
+
 
 def _entries(client: redis.Redis) -> list[tuple[bytes, DeadLetter]]:
     return [(raw, DeadLetter.from_json(raw)) for raw in client.lrange(DEAD_LETTER_KEY, 0, -1)]
+
+
+def count(client: redis.Redis) -> int:
+    return int(client.llen(DEAD_LETTER_KEY))
+
+
+def page(client: redis.Redis, *, offset: int, limit: int) -> list[DeadLetter]:
+    """Entries `offset` to `offset + limit` counted from the newest, newest first (one LRANGE)."""
+    if limit <= 0:
+        return []
+    raws = client.lrange(DEAD_LETTER_KEY, -(offset + limit), -(offset + 1))
+    return [DeadLetter.from_json(raw) for raw in reversed(raws)]
+
+
+def matches(entry: DeadLetter, text: str) -> bool:
+    """An entry's id, task id or pet id, or a piece of its error (any case)."""
+    needle = text.strip()
+    if needle in (entry.id, entry.task_id, entry.pet_id):
+        return True
+    return bool(needle) and needle.lower() in (entry.error or "").lower()
+
+
+def search(client: redis.Redis, text: str, *, offset: int, limit: int) -> tuple[list[DeadLetter], bool]:
+    """The matching entries `offset` to `offset + limit`, newest first, and whether more match.
+    Reads the list newest first, SEARCH_CHUNK entries a call, and stops once it has its page."""
+    found: list[DeadLetter] = []
+    end = -1
+    while len(found) <= offset + limit:
+        raws = client.lrange(DEAD_LETTER_KEY, end - SEARCH_CHUNK + 1, end)
+        found.extend(entry for raw in reversed(raws) if matches(entry := DeadLetter.from_json(raw), text))
+        if len(raws) < SEARCH_CHUNK:
+            break
+        end -= SEARCH_CHUNK
+    return found[offset : offset + limit], len(found) > offset + limit
+
+
+def requeue_matching(client: redis.Redis, text: str) -> int:
+    """Requeue every entry that `matches` the text; returns how many."""
+    keys = [entry.id for _, entry in _entries(client) if matches(entry, text)]
+    return requeue(client, keys) if keys else 0
 
 
 def list_entries(client: redis.Redis) -> list[DeadLetter]:

@@ -1,0 +1,77 @@
+"""The operations panel in a real browser (Debian's chromium via Playwright), with a real consumer."""
+
+from __future__ import annotations
+
+import pytest
+from playwright import sync_api as playwright_sync
+
+from contracts.queue import DEAD_LETTER_KEY
+from tests.support import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    WIKIPEDIA_PREFIX,
+    create_user,
+    serve_summary,
+    wait_for_files,
+    wait_until,
+)
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+        page.screenshot(path=str(tmp_path / "ops.png"), full_page=True)
+        browser.close()
+        assert errors == []
+
+
+def log_in(page, base_url: str, username: str, password: str) -> None:
+    page.goto(base_url + "/ops/")
+    assert page.url.endswith("/ops/login/?next=/ops/")
+    page.fill("#ops-login input[name=username]", username)
+    page.fill("#ops-login input[name=password]", password)
+    page.click("#ops-login button")
+
+
+def test_staff_see_the_consumers_and_requeue_a_dead_letter_that_then_gets_processed(
+    browser_page, api_server, api, start_consumer, wikipedia, redis_client
+):
+    page = browser_page
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Cat").respond_with_data("down", status=503)
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir), TASK_MAX_ATTEMPTS="1")
+    pet = api.create_pet(name="Mishi", species="Cat")
+    wait_until(lambda: redis_client.llen(DEAD_LETTER_KEY) == 1, what="the dead letter")
+
+    log_in(page, api_server.base_url, "admin", "wrong")
+    assert "Wrong username or password." in page.text_content("#login-error")
+    page.fill("#ops-login input[name=username]", ADMIN_USERNAME)
+    page.fill("#ops-login input[name=password]", ADMIN_PASSWORD)
+    page.click("#ops-login button")
+    page.wait_for_selector("#consumers tr[data-consumer='Consumer-1']")
+    assert "idle" in page.text_content("#consumers tr[data-consumer='Consumer-1']")
+    row = page.locator("#dead-letters tr[data-entry-id]")
+    assert pet["id"] in row.inner_text() and "HTTP 503" in row.inner_text()
+
+    wikipedia.clear()
+    serve_summary(wikipedia, "Cat")  # the cause is fixed
+    row.locator("button", has_text="Requeue").click()
+    page.wait_for_selector(".message >> text=queued again")
+    wait_for_files(api_server.processed_dir, 1)
+    assert "No dead letters." in page.text_content("#dead-letters")
+    assert "requeue" in page.text_content("#audit") and "admin (panel)" in page.text_content("#audit")
+    page.wait_for_selector("body[data-live=open]")
+
+
+def test_a_non_staff_account_is_refused(browser_page, api_server, redis_client):
+    create_user(api_server, "visitor", "visitor-password-1")
+    log_in(browser_page, api_server.base_url, "visitor", "visitor-password-1")
+    browser_page.wait_for_selector("text=Staff only")
+    response = browser_page.request.post(api_server.base_url + "/ops/dead/purge/", form={"confirm": "yes"})
+    assert response.status == 403  # no CSRF token (and not staff either)

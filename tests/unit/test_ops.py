@@ -1,0 +1,126 @@
+"""The operations panel in process (Django's test client), against the session's real Redis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contracts.dead_letters import DeadLetter
+from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, build_task
+
+
+@pytest.fixture(scope="module")
+def users(django_ready):
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    staff = model.objects.create_user(username="ops-staff", password="staff-password", is_staff=True)
+    plain = model.objects.create_user(username="ops-plain", password="plain-password")
+    return staff, plain
+
+
+@pytest.fixture
+def staff_client(users, redis_client):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(users[0])
+    return client
+
+
+def dead_letters(redis_client, count: int, error: str = "WikipediaUnavailable: HTTP 503") -> list[DeadLetter]:
+    entries = []
+    with redis_client.pipeline() as pipe:
+        for number in range(count):
+            task = build_task(pet_id=f"{number:024x}", name=f"Pet {number}", species="Cat", age=1, owner="Ana",
+                              vaccinated=False, reason="created").after_failure(error)  # fmt: skip
+            entry = DeadLetter.for_task(task, consumer="Consumer-1")
+            entries.append(entry)
+            pipe.rpush(DEAD_LETTER_KEY, entry.to_json())
+        pipe.execute()
+    return entries
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page_and_non_staff_get_403(users, redis_client):
+    from django.test import Client
+
+    response = Client().get("/ops/")
+    assert response.status_code == 302 and response["Location"] == "/ops/login/?next=/ops/"
+    plain = Client()
+    plain.force_login(users[1])
+    assert plain.get("/ops/").status_code == 403
+    assert plain.post("/ops/dead/purge/", {"confirm": "yes"}).status_code == 403
+
+
+def test_ten_thousand_dead_letters_are_shown_a_page_at_a_time(staff_client, redis_client):
+    entries = dead_letters(redis_client, 10_000)
+    before = redis_client.info("stats")["total_commands_processed"]
+    response = staff_client.get("/ops/?page=2")
+    commands = redis_client.info("stats")["total_commands_processed"] - before
+    page = response.content.decode()
+    assert response.status_code == 200 and "(10000)" in page
+    newest_first = [entry.id for entry in reversed(entries)]
+    assert newest_first[20] in page and newest_first[39] in page and newest_first[40] not in page
+    assert "Older →" in page and "← Newer" in page
+    print(f"\npage 2 of 10,000 dead letters: {commands} Redis commands")
+    assert commands < 40  # a few per section, never one per entry
+
+
+def test_search_finds_by_pet_id_and_error_and_requeue_matching_moves_only_those(staff_client, redis_client):
+    entries = dead_letters(redis_client, 30)
+    dead_letters(redis_client, 5, error="WikipediaRefused: redirect off the API")
+    page = staff_client.get("/ops/", {"q": entries[7].pet_id}).content.decode()
+    assert entries[7].id in page and entries[8].id not in page
+    assert "Requeue all matching" in staff_client.get("/ops/", {"q": "refused"}).content.decode()
+    response = staff_client.post("/ops/dead/requeue-matching/", {"q": "refused"})
+    assert response.status_code == 302
+    assert redis_client.llen(TASKS_KEY) == 5 and redis_client.llen(DEAD_LETTER_KEY) == 30
+    followed = staff_client.get(response["Location"]).content.decode()
+    assert "5 dead letter(s) matching &#x27;refused&#x27; queued again." in followed
+    assert "<strong>ops-staff (panel)</strong> · requeue matching · &#x27;refused&#x27;: 5 requeued" in followed
+
+
+def test_requeue_one_and_purge_are_audited(staff_client, redis_client):
+    entries = dead_letters(redis_client, 3)
+    assert staff_client.post("/ops/dead/requeue/", {"entry_id": entries[1].id}).status_code == 302
+    [queued] = redis_client.lrange(TASKS_KEY, 0, -1)
+    assert json.loads(queued)["task_id"] == entries[1].task_id and "attempts" not in json.loads(queued)
+    assert staff_client.post("/ops/dead/purge/", {"confirm": "yes"}).status_code == 302
+    assert redis_client.llen(DEAD_LETTER_KEY) == 0
+    from contracts.audit import recent
+
+    assert [(entry.who, entry.action) for entry in recent(redis_client)] == [
+        ("ops-staff (panel)", "purge"),
+        ("ops-staff (panel)", "requeue"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/ops/", {"page": "0"}),
+        ("get", "/ops/", {"page": "two"}),
+        ("get", "/ops/", {"q": "x" * 201}),
+        ("post", "/ops/dead/requeue/", {}),
+        ("post", "/ops/dead/requeue-matching/", {"q": "  "}),
+        ("post", "/ops/dead/purge/", {}),
+        ("post", "/ops/dead/purge/", {"confirm": "no"}),
+    ],
+)
+def test_bad_input_is_a_400_json_that_changes_nothing(staff_client, redis_client, method, path, data):
+    dead_letters(redis_client, 2)
+    response = getattr(staff_client, method)(path, data)
+    assert response.status_code == 400
+    assert response.json()["error"] == "Invalid input" and response.json()["fields"]
+    assert redis_client.llen(DEAD_LETTER_KEY) == 2 and not redis_client.exists(TASKS_KEY)
+
+
+def test_actions_need_the_csrf_token(users, redis_client):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users[0])
+    dead_letters(redis_client, 1)
+    assert client.post("/ops/dead/purge/", {"confirm": "yes"}).status_code == 403
+    assert redis_client.llen(DEAD_LETTER_KEY) == 1
