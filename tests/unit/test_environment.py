@@ -15,7 +15,17 @@ from tests.support import ROOT, base_env
 from worker.config import WorkerSettings
 
 # Where the project reads its environment (tests and the benchmark set variables, they do not read them).
-SOURCES = ["consumer.py", "manage.py", "gunicorn.conf.py", "pets_project", "pets", "ops", "worker", "contracts", "scripts"]
+SOURCES = [
+    "consumer.py",
+    "manage.py",
+    "gunicorn.conf.py",
+    "pets_project",
+    "pets",
+    "ops",
+    "worker",
+    "contracts",
+    "scripts",
+]
 READER_METHODS = {"raw", "text", "integer", "number", "flag", "items", "choice"}
 ENVIRON_NAMES = {"environ", "env", "source"}
 VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
