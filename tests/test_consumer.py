@@ -205,19 +205,6 @@ def test_sigterm_exits_zero_after_the_current_task(start_consumer, redis_client,
     assert "finishing the current task" in consumer.output()
 
 
-def test_a_high_task_queued_behind_low_ones_is_processed_first(start_consumer, redis_client, wikipedia, processed):
-    serve_summary(wikipedia, "Cat")
-    for number in range(5):
-        push(redis_client, priority="low", name=f"Low{number}", pet_id=f"{number:024x}")
-    push(redis_client, priority="high", name="Urgent", pet_id="f" * 24)
-    start_consumer("1", CONSUMER_BATCH_MAX="1")  # one task per take: the order shows
-    files = wait_for_files(processed, 6)
-    order = sorted(files, key=lambda path: json.loads(path.read_text())["metadata"]["processed_at"])
-    assert json.loads(order[0].read_text())["original_data"]["name"] == "Urgent"
-    lows = [json.loads(path.read_text())["original_data"]["name"] for path in order[1:]]
-    assert lows == [f"Low{number}" for number in range(5)]  # each list in its order
-
-
 def test_an_idle_consumer_stops_at_once_on_sigterm(start_consumer, redis_client):
     """Waiting for tasks it holds nothing, so it does not sit out its wait (here 30 s) first."""
     consumer = start_consumer("1", CONSUMER_POLL_SECONDS="30")

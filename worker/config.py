@@ -36,6 +36,7 @@ class WorkerSettings:
     wikipedia_requests_per_second: int
     poll_seconds: float
     batch_max: int
+    priority_max_wait_seconds: float
     metrics_port: int
     metrics_address: str
     max_attempts: int
@@ -60,6 +61,7 @@ class WorkerSettings:
             wikipedia_requests_per_second=env.integer("WIKIPEDIA_MAX_REQUESTS_PER_SECOND", 20, minimum=1),
             poll_seconds=env.number("CONSUMER_POLL_SECONDS", 1, minimum=0.05),
             batch_max=env.integer("CONSUMER_BATCH_MAX", 20, minimum=1),
+            priority_max_wait_seconds=env.number("CONSUMER_PRIORITY_MAX_WAIT_SECONDS", 10, minimum=0.1),
             metrics_port=env.integer("CONSUMER_METRICS_PORT", 0, minimum=0),
             metrics_address=env.text("CONSUMER_METRICS_ADDRESS", "127.0.0.1"),
             max_attempts=env.integer("TASK_MAX_ATTEMPTS", 5, minimum=1),

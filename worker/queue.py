@@ -31,6 +31,8 @@ from contracts.events import TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event
 from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
+    LOW,
+    NORMAL,
     PRIORITIES,
     PROCESSING_KEY_PREFIX,
     WAKE_KEY,
@@ -151,6 +153,14 @@ class TaskQueue:
         if self.redis.blpop([WAKE_KEY], max(timeout_seconds, 0.01)) is None:
             return []
         return list(self._take_many(keys=keys, args=[limit]))
+
+    def heads(self) -> dict[str, bytes | None]:
+        """The payload at the head of the normal and the low list (None: empty), one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lindex(queue_key(NORMAL), 0)
+            pipe.lindex(queue_key(LOW), 0)
+            normal, low = pipe.execute()
+        return {NORMAL: normal, LOW: low}
 
     def start(self, tasks: list[Task]) -> list[bool]:
         """Mark the tasks as processing; for each, True if it was already done (a redelivery).

@@ -1,8 +1,8 @@
 """The consumer loop: take tasks, enrich each pet, write its file, record where each task went.
 
 Tasks are taken in batches sized to about 50 ms of work (worker/prefetch.py): one at a time while
-each needs Wikipedia, dozens once the summaries are cached; high priority first, with a bounded
-share of takes for normal and low ones (worker/priorities.py). A batch's result records are inserted
+each needs Wikipedia, dozens once the summaries are cached; high priority first, unless a normal
+or low task has waited too long at the head of its list (worker/priorities.py). A batch's result records are inserted
 together and its done tasks leave the queue in one transaction.
 
 Delivery is at least once, with exactly one file and one result record in effect:
@@ -46,7 +46,7 @@ from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
 from worker.prefetch import Prefetch
-from worker.priorities import PriorityTurns
+from worker.priorities import PriorityAging
 from worker.queue import Finished, TaskQueue
 from worker.results_store import ResultStore
 from worker.retries import Backoff, Retry, RetryPolicy
@@ -88,7 +88,7 @@ class Consumer:
         self.wikipedia = wikipedia
         self.retries = RetryPolicy(settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds)
         self.prefetch = Prefetch(settings.batch_max)
-        self.turns = PriorityTurns()
+        self.priorities = PriorityAging(settings.priority_max_wait_seconds)
         self.heartbeat = Heartbeat(queue, settings.heartbeat_ttl_seconds)
         self._stop = threading.Event()
         self._next_reap = 0.0
@@ -156,12 +156,10 @@ class Consumer:
         asked meanwhile interrupts it (StopWaiting)."""
         self._waiting = True
         try:
-            batch = self.queue.take(self._housekeeping(), self.prefetch.size(), self.turns.order())
+            timeout = self._housekeeping()
+            return self.queue.take(timeout, self.prefetch.size(), self.priorities.order(self.queue.heads))
         finally:
             self._waiting = False
-        if batch:
-            self.turns.taken()
-        return batch
 
     def _put_back_what_the_wait_took(self) -> None:
         """The wait was interrupted: whatever Redis moved to us meanwhile goes back to the queue."""

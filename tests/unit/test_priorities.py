@@ -20,7 +20,7 @@ from contracts.queue import (
     parse_task,
     push_task,
 )
-from worker.priorities import HIGH_FIRST, PriorityTurns
+from worker.priorities import HIGH_FIRST, PriorityAging
 from worker.queue import TaskQueue
 
 
@@ -50,18 +50,28 @@ def test_high_is_taken_before_normal_and_normal_before_low(redis_client, queue):
     assert not redis_client.exists(WAKE_KEY)  # all taken: no token left to wake anyone for nothing
 
 
-def test_a_low_task_is_taken_within_a_bounded_number_of_takes_under_a_steady_stream_of_high_ones(redis_client, queue):
-    turns = PriorityTurns()
+def test_a_low_task_goes_first_once_it_has_waited_too_long_at_the_head_of_its_list(redis_client, queue):
+    aging = PriorityAging(max_wait_seconds=2, check_seconds=0.5)
     push(redis_client, LOW, "low")
-    takes = 0
-    while takes < 100:
+    taken_at = None
+    for tick in range(40):  # a take every 0.1 s of a clock the test drives
+        now = tick * 0.1
         push(redis_client, HIGH, "high")  # there is always a high task waiting
-        batch = queue.take(1, limit=1, order=turns.order())
-        turns.taken()
-        takes += 1
-        if names(batch) == ["low"]:
+        if names(queue.take(1, limit=1, order=aging.order(queue.heads, now))) == ["low"]:
+            taken_at = now
             break
-    assert takes <= turns.low_every
+    assert taken_at is not None and 2 <= taken_at <= 2 + 0.5 + 0.1
+
+
+def test_high_tasks_behind_lower_ones_still_go_first(redis_client, queue):
+    aging = PriorityAging(max_wait_seconds=10)
+    for _ in range(5):
+        push(redis_client, LOW, "low")
+        push(redis_client, NORMAL, "normal")
+    push(redis_client, HIGH, "high")
+    first = queue.take(1, limit=1, order=aging.order(queue.heads, 0.0))
+    assert names(first) == ["high"]
+    assert aging.order(queue.heads, 0.1) == HIGH_FIRST  # not time to look again yet: no round trip
 
 
 def test_the_normal_list_is_the_original_one_and_hand_pushed_tasks_are_normal(redis_client, queue):
