@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from contracts.environment import Environment, unset_if_blank
@@ -120,13 +121,23 @@ TEMPLATES = [
     }
 ]
 
-# SQLite holds Django's own tables only (users for JWT); pets live in MongoDB.
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env.text("DJANGO_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
+# Django's own tables only (users, the refresh-token blacklist, panel sessions); pets live in
+# MongoDB. DATABASE_URL (e.g. postgres://user:pass@host:5432/pets) puts them in PostgreSQL, which
+# every API replica shares: any replica accepts any token, a logout anywhere revokes everywhere.
+# Unset: a SQLite file, for one API process tree (make run, compose).
+DATABASE_URL = env.text("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from None
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.text("DJANGO_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
+        }
     }
-}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def base_env(**extra: str) -> dict[str, str]:
     env.pop("MONGODB_URI", None)
     env.pop("PROCESSED_DIR", None)
     env.pop("CONSUMER_ID", None)
+    env.pop("DATABASE_URL", None)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
@@ -361,3 +363,48 @@ def create_user(api_server, username: str, password: str) -> None:
 # Debian's chromium, driven by Playwright (never a browser download).
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+# -- PostgreSQL: a server of the test's own, on a free port ----------------------------------------
+POSTGRES_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=None)
+AS_POSTGRES = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]  # initdb refuses root
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    data_dir: Path
+    process: Process
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, database: str) -> str:
+        """A fresh, empty database; its DATABASE_URL."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+            connection.execute(f'CREATE DATABASE "{database}"')
+        return self.url(database)
+
+    def stop(self) -> None:
+        self.process.stop()
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+
+def start_postgres(logs_dir: Path, name: str = "postgres") -> PostgresServer:
+    """initdb and start PostgreSQL (Debian's package) as its own user, on 127.0.0.1 only; fsync off."""
+    assert POSTGRES_BIN is not None, "no PostgreSQL: make test installs it (scripts/ensure-system-packages.sh)"
+    work = Path(tempfile.mkdtemp(prefix="petapp-postgres-"))  # outside pytest's root-only tmp dirs
+    data = work / "data"
+    shutil.chown(work, "postgres", "postgres")
+    initdb = [str(POSTGRES_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
+    subprocess.run(AS_POSTGRES + initdb, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    server = [str(POSTGRES_BIN / "postgres"), "-D", str(data), "-p", str(port), "-k", str(work)]
+    server += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off"]
+    process = Process(name, AS_POSTGRES + server, base_env(), logs_dir, cwd=work)
+    ready = [str(POSTGRES_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
+    wait_until(lambda: subprocess.run(ready, capture_output=True).returncode == 0, timeout=30, what="PostgreSQL")
+    return PostgresServer(port, data, process)

@@ -169,6 +169,15 @@ def test_entrypoint_generates_a_key_once_migrates_creates_admin_and_execs(tmp_pa
     assert key_file.read_text().strip() == key  # tokens survive restarts
 
 
+def test_replicas_can_leave_the_setup_to_its_own_step(tmp_path, run_entrypoint):
+    skipped = run_entrypoint(tmp_path, API_RUN_SETUP="false")
+    assert skipped.returncode == 0, skipped.stderr
+    assert "no migrations here" in skipped.stdout and skipped.stdout.strip().endswith("command ran")
+    assert not (tmp_path / "data" / "db.sqlite3").exists()
+    wrong = run_entrypoint(tmp_path, API_RUN_SETUP="maybe")
+    assert wrong.returncode == 2 and "API_RUN_SETUP must be true or false" in wrong.stderr
+
+
 def test_manage_py_in_the_container_finds_the_generated_key(tmp_path, run_entrypoint):
     """`docker exec pets-django-api python manage.py ...` runs without the entrypoint."""
     assert run_entrypoint(tmp_path).returncode == 0

@@ -73,7 +73,5 @@ def test_a_low_task_is_taken_within_the_bound_under_a_steady_stream_of_high_ones
         pusher.join()
     metadata = json.loads(low[0].read_text())["metadata"]
     waited = datetime.fromisoformat(metadata["processed_at"]) - datetime.fromisoformat(metadata["enqueued_at"])
-    print(
-        f"\nthe low task waited {waited.total_seconds():.2f} s behind a steady stream of high ones (bound 1.25 s)"
-    )
+    print(f"\nthe low task waited {waited.total_seconds():.2f} s behind a steady stream of high ones (bound 1.25 s)")
     assert waited.total_seconds() < 1 + 0.25 + 1.5  # the bound, plus a batch and a slow machine's slack
