@@ -3,14 +3,16 @@
     CONSUMER_ID=1 python consumer.py          run a worker (Consumer-1)
     python consumer.py status                  where the tasks are: queued, processing, delayed, dead
     CONSUMER_ID=1 python consumer.py health    exit 0 if Consumer-1's heartbeat is current (health check)
+    python consumer.py scheduler               housekeeping only: due retries back, lapsed consumers' tasks back
     python consumer.py dead list               dead letters: id, pet, attempts, error
     python consumer.py dead show ID            one dead letter in full (its id or its task id)
     python consumer.py dead requeue ID [ID..]  queue them again (--all for every one)
     python consumer.py dead purge --yes        delete them all
 
-The worker takes tasks from the Redis list `pets:tasks`, enriches each pet (Wikipedia summary of
-its species, species facts, health tips), writes one JSON file per task into `PROCESSED_DIR` and
-records the result in MongoDB (`MONGODB_URI`) for the API and the page.
+The worker takes tasks from the Redis lists `pets:tasks:high`, `pets:tasks` and `pets:tasks:low`,
+enriches each pet (Wikipedia summary of its species, species facts, health tips), writes one JSON
+file per task into `PROCESSED_DIR` and records the result in MongoDB (`MONGODB_URI`) for the API
+and the page.
 Configuration comes from the environment; see `.env.example`.
 """
 
@@ -36,6 +38,7 @@ from worker.logs import configure_logging
 from worker.queue import TaskQueue
 from worker.results_store import ResultStore
 from worker.runner import Consumer
+from worker.scheduler import Scheduler
 from worker.wikipedia import CachedWikipedia, SharedRateLimit, WikipediaClient
 
 
@@ -72,10 +75,19 @@ def run_worker(settings: WorkerSettings) -> int:
     return consumer.run()
 
 
+def run_scheduler(settings: WorkerSettings) -> int:
+    name = f"Scheduler-{socket.gethostname()}-{os.getpid()}"
+    configure_logging(name)
+    scheduler = Scheduler(TaskQueue(connect(settings), name), settings.reap_interval_seconds)
+    scheduler.install_signal_handlers()
+    return scheduler.run()
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="consumer.py", description="Pet enrichment worker and queue tools.")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run a worker (the default)")
+    commands.add_parser("scheduler", help="only promote due retries and reap lapsed consumers (no tasks)")
     commands.add_parser("status", help="counts of queued, processing, delayed and dead tasks")
     commands.add_parser("health", help="exit 0 if this CONSUMER_ID's heartbeat is current, else 1")
     dead = commands.add_parser("dead", help="inspect and act on the dead-letter list").add_subparsers(
@@ -145,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command in (None, "run"):
         return run_worker(settings)
+    if args.command == "scheduler":
+        return run_scheduler(settings)
     client = connect(settings)
     print(f"Redis: {redacted(settings.redis_url)}", file=sys.stderr)  # which queue these tools look at
     try:

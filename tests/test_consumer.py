@@ -12,11 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, heartbeat_key, processing_key
+from contracts.queue import (
+    DEAD_LETTER_KEY,
+    DELAYED_KEY,
+    QUEUE_KEYS,
+    TASKS_KEY,
+    build_task,
+    heartbeat_key,
+    processing_key,
+)
 from tests.support import (
     PET_ID,
     ROOT,
     WIKIPEDIA_PREFIX,
+    Process,
     answer_slowly,
     base_env,
     push,
@@ -260,3 +269,23 @@ def test_health_command_reports_the_heartbeat(start_consumer, redis_server):
 
     assert health("2").returncode == 0
     assert health("9").returncode == 1
+
+
+def test_the_scheduler_promotes_due_retries_and_takes_back_a_dead_consumers_tasks(redis_client, redis_server, tmp_path):
+    """No consumer runs (scaled to zero): the scheduler alone keeps retries and orphans moving."""
+    high = build_task(pet_id=PET_ID, name="Due", species="Cat", age=1, owner="Ana", vaccinated=False,
+                      reason="created", priority="high").after_failure("WikipediaUnavailable: HTTP 503")  # fmt: skip
+    redis_client.zadd(DELAYED_KEY, {high.to_json(): time.time() - 1})
+    orphan = build_task(pet_id=PET_ID, name="Orphan", species="Cat", age=1, owner="Ana", vaccinated=False,
+                        reason="created")  # fmt: skip
+    redis_client.rpush(processing_key("Consumer-9"), orphan.to_json())  # Consumer-9 died: no heartbeat
+    scheduler = Process("scheduler", [sys.executable, "consumer.py", "scheduler"],
+                        base_env(REDIS_URL=redis_server.url), tmp_path)  # fmt: skip
+    try:
+        wait_until(lambda: redis_client.llen(QUEUE_KEYS["high"]) == 1, what="the due retry promoted")
+        wait_until(lambda: redis_client.llen(TASKS_KEY) == 1, what="the orphan taken back")
+        assert redis_client.zcard(DELAYED_KEY) == 0 and redis_client.llen(processing_key("Consumer-9")) == 0
+    finally:
+        scheduler.signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=10) == 0
+    assert "Requeued 1 task(s) held by Consumer-9" in scheduler.output()
