@@ -39,6 +39,7 @@ from worker.queue import TaskQueue
 from worker.results_store import ResultStore
 from worker.runner import Consumer
 from worker.scheduler import Scheduler
+from worker.sinks import FolderSink, ResultSink, S3Sink, s3_client
 from worker.wikipedia import CachedWikipedia, SharedRateLimit, WikipediaClient
 
 
@@ -70,9 +71,17 @@ def run_worker(settings: WorkerSettings) -> int:
     results = ResultStore(settings.mongodb_uri, settings.mongodb_timeout_ms)
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_address)
-    consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia, results)
+    consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia, results, sink(settings))
     consumer.install_signal_handlers()
     return consumer.run()
+
+
+def sink(settings: WorkerSettings) -> ResultSink:
+    """Where result files go: PROCESSED_DIR, or RESULTS_S3_BUCKET when RESULTS_SINK is s3."""
+    if settings.results_sink == "s3":
+        client = s3_client(settings.results_s3_endpoint_url, settings.wikipedia_timeout_seconds)
+        return S3Sink(client, settings.results_s3_bucket, settings.results_s3_prefix)
+    return FolderSink(settings.processed_dir)
 
 
 def run_scheduler(settings: WorkerSettings) -> int:

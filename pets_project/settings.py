@@ -135,7 +135,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.text("DJANGO_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
+            "NAME": env.text("DJANGO_SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

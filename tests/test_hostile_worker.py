@@ -75,7 +75,7 @@ def test_any_exception_while_handling_a_task_dead_letters_it(redis_client, tmp_p
 
     settings = WorkerSettings.from_env({"PROCESSED_DIR": str(tmp_path), "CONSUMER_ID": "7"})
     queue = TaskQueue(redis_client, settings.consumer_name)
-    consumer = runner.Consumer(settings, queue, wikipedia=None, results=None)  # type: ignore[arg-type]
+    consumer = runner.Consumer(settings, queue, wikipedia=None, results=None, sink=None)  # type: ignore[arg-type]
 
     def boom(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")

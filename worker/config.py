@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.environment import Environment
+from contracts.environment import ConfigError, Environment
 from contracts.redis_url import redis_url_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,10 @@ class WorkerSettings:
     retry_max_seconds: float
     heartbeat_ttl_seconds: float
     reap_interval_seconds: float
+    results_sink: str  # "folder" (PROCESSED_DIR) or "s3"
+    results_s3_bucket: str
+    results_s3_prefix: str
+    results_s3_endpoint_url: str
 
     @classmethod
     def from_env(cls, source: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -69,4 +73,15 @@ class WorkerSettings:
             retry_max_seconds=env.number("TASK_RETRY_MAX_SECONDS", 300, minimum=0),
             heartbeat_ttl_seconds=env.number("CONSUMER_HEARTBEAT_TTL_SECONDS", 15, minimum=1),
             reap_interval_seconds=env.number("CONSUMER_REAP_INTERVAL_SECONDS", 5, minimum=0.1),
+            results_sink=(sink := env.choice("RESULTS_SINK", "folder", ("folder", "s3"))),
+            results_s3_bucket=_bucket(env, sink),
+            results_s3_prefix=env.text("RESULTS_S3_PREFIX", "processed_data/"),
+            results_s3_endpoint_url=env.text("RESULTS_S3_ENDPOINT_URL"),
         )
+
+
+def _bucket(env: Environment, sink: str) -> str:
+    bucket = env.text("RESULTS_S3_BUCKET")
+    if sink == "s3" and not bucket:
+        raise ConfigError("RESULTS_S3_BUCKET must name the bucket when RESULTS_SINK is s3")
+    return bucket

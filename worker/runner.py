@@ -31,7 +31,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import redis
@@ -39,7 +38,7 @@ import redis
 from contracts.dead_letters import DeadLetter
 from contracts.events import public_result
 from contracts.queue import InvalidTask, Task, parse_task
-from contracts.results import ResultRecord, write_result
+from contracts.results import ResultRecord
 from worker import metrics
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
@@ -50,6 +49,7 @@ from worker.priorities import PriorityAging
 from worker.queue import Finished, TaskQueue
 from worker.results_store import ResultStore
 from worker.retries import Backoff, Retry, RetryPolicy
+from worker.sinks import ResultSink
 from worker.wikipedia import CachedWikipedia
 
 log = logging.getLogger("worker")
@@ -69,20 +69,26 @@ class Written:
 
     raw: bytes
     task: Task
-    path: Path
+    file: str  # the result file's name
     record: ResultRecord | None  # None: an earlier delivery recorded it
 
     def finished(self) -> Finished:
         result = None if self.record is None else public_result(self.record.to_api())
-        return Finished(self.raw, self.task, self.path.name, result)
+        return Finished(self.raw, self.task, self.file, result)
 
 
 class Consumer:
     def __init__(
-        self, settings: WorkerSettings, queue: TaskQueue, wikipedia: CachedWikipedia, results: ResultStore
+        self,
+        settings: WorkerSettings,
+        queue: TaskQueue,
+        wikipedia: CachedWikipedia,
+        results: ResultStore,
+        sink: ResultSink,
     ) -> None:
         self.settings = settings
         self.results = results
+        self.sink = sink
         self.name = settings.consumer_name
         self.queue = queue
         self.wikipedia = wikipedia
@@ -115,9 +121,9 @@ class Consumer:
     def run(self) -> int:
         """Consume until asked to stop; never exits on its own because Redis went away."""
         try:
-            self.settings.processed_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # tasks are retried until the folder can be written
-            log.error("Cannot create %s: %s", self.settings.processed_dir, exc)
+            self.sink.prepare()
+        except Exception as exc:  # tasks are retried until the results can be written
+            log.error("Results cannot be written yet: %s", exc)
         self.heartbeat.start()
         try:
             self._loop()
@@ -303,17 +309,17 @@ class Consumer:
             if earlier is not None:
                 log.info("Task %s was already written to %s by an earlier delivery", task.task_id, earlier.file)
                 log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
-                return Written(raw, task, self.settings.processed_dir / earlier.file, None)
+                return Written(raw, task, earlier.file, None)
             when = processed_at
-        path, is_new = write_result(self.settings.processed_dir, task.pet_id, task.name, when, document)
+        file_name, is_new = self.sink.publish(task.pet_id, task.name, when, document)
         if is_new:
-            log.log(SUCCESS, "✅ Enriched data saved to: %s", path.name)
+            log.log(SUCCESS, "✅ Enriched data saved to: %s", file_name)
         else:
-            log.info("Task %s was already written to %s by an earlier delivery", task.task_id, path.name)
+            log.info("Task %s was already written to %s by an earlier delivery", task.task_id, file_name)
         elapsed = time.monotonic() - started
         metrics.TASK_SECONDS.observe(elapsed)
         log.log(SUCCESS, "⏱️ Task processed in %.2fs", elapsed)
-        return Written(raw, task, path, ResultRecord.from_enriched(document, path.name))
+        return Written(raw, task, file_name, ResultRecord.from_enriched(document, file_name))
 
     def _fail(self, raw: bytes, task: Task, exc: Exception) -> None:
         """Another attempt later, or the dead-letter list: worker/retries.py decides."""
