@@ -27,7 +27,7 @@ import sys
 
 import redis
 
-from contracts import audit, dead_letter_ops
+from contracts import audit, dead_letter_ops, redis_url
 from contracts.environment import ConfigError
 from contracts.queue import heartbeat_key
 from contracts.queue_state import queue_counts
@@ -44,7 +44,7 @@ from worker.wikipedia import CachedWikipedia, SharedRateLimit, WikipediaClient
 
 
 def connect(settings: WorkerSettings) -> redis.Redis:
-    return redis.Redis.from_url(
+    return redis_url.connect(
         settings.redis_url,
         socket_connect_timeout=5,
         # A blocking BLMOVE waits up to poll_seconds for a reply: the socket must wait longer.

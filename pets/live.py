@@ -25,6 +25,7 @@ import redis.asyncio
 from django.conf import settings
 
 from contracts.events import EVENTS_KEY, Event, stream_id_key
+from contracts.redis_url import connect_async
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _text(entry_id: bytes | str) -> str:
 
 
 def _connect() -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(
+    return connect_async(
         settings.REDIS_URL,
         socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
         socket_timeout=BLOCK_MILLISECONDS / 1000 + settings.REDIS_TIMEOUT_SECONDS,

@@ -24,7 +24,7 @@ from pymongo import UpdateOne
 from contracts.queue import NORMAL, InvalidTask, Task, build_task, parse_task
 from pets import task_queue
 from pets.models import Pet, utc_now
-from pets.redis_client import get_redis
+from pets.redis_client import get_redis, get_replica
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,10 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
         return RelayRound(0, 0)
     client = get_redis()
     known = [task_id for _, _, task_id in staged if task_id]
-    delivered = dict(zip(known, client.smismember(task_queue.DELIVERED_KEY, known), strict=True)) if known else {}
+    # Delivered means a replica has it, under Sentinel: Redis replicates asynchronously, and a task
+    # only the old master had is lost in a failover. Until a replica has its marker, it stays here.
+    marked = get_replica().smismember(task_queue.DELIVERED_KEY, known) if known else []
+    delivered = dict(zip(known, marked, strict=True))
     done = [(pet_id, payload) for pet_id, payload, task_id in staged if not task_id or delivered.get(task_id)]
     missing = [
         (pet_id, payload)

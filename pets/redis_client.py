@@ -11,9 +11,10 @@ import threading
 import redis
 from django.conf import settings
 
-from contracts.redis_url import quick_retry
+from contracts import redis_url
 
 _client: redis.Redis | None = None
+_replica: redis.Redis | None = None
 _client_lock = threading.Lock()
 
 
@@ -26,12 +27,27 @@ def get_redis() -> redis.Redis:
     return _client
 
 
+def get_replica() -> redis.Redis:
+    """A replica's client under Sentinel (what a replica has survives a failover); else the
+    server's own."""
+    global _replica
+    if _replica is None:
+        with _client_lock:
+            if _replica is None:
+                _replica = redis_url.connect_replica(settings.REDIS_URL, **_options())
+    return _replica
+
+
 def connect(url: str) -> redis.Redis:
-    """A client as the API uses it: short timeouts, one quick retry (contracts/redis_url.py)."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=settings.REDIS_TIMEOUT_SECONDS,
-        socket_timeout=settings.REDIS_TIMEOUT_SECONDS,
-        health_check_interval=30,
-        retry=quick_retry(),
-    )
+    """A client as the API uses it: short timeouts, one quick retry (contracts/redis_url.py); a
+    Sentinel URL finds the master."""
+    return redis_url.connect(url, **_options())
+
+
+def _options() -> dict:
+    return {
+        "socket_connect_timeout": settings.REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": settings.REDIS_TIMEOUT_SECONDS,
+        "health_check_interval": 30,
+        "retry": redis_url.quick_retry(),
+    }

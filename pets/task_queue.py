@@ -65,7 +65,11 @@ def queue_stats() -> dict:
     client = get_redis()
     info = client.info()
     counts = queue_counts(client)
-    connection = client.connection_pool.connection_kwargs
+    pool = client.connection_pool
+    connection = pool.connection_kwargs
+    if hasattr(pool, "get_master_address"):  # under Sentinel: the master it found
+        host, port = pool.get_master_address()
+        connection = {"host": host, "port": port}
     return {
         "queue_name": TASKS_KEY,
         "pending_tasks": counts["queued"],

@@ -17,7 +17,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from contracts.environment import Environment, unset_if_blank
+from contracts.environment import ConfigError, Environment, unset_if_blank
 from contracts.redis_url import redis_url_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -157,7 +157,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 MONGODB_URI = env.text("MONGODB_URI", "mongodb://127.0.0.1:27017/pets_database")
 MONGODB_DB = "pets_database"  # used when the URI names no database
 MONGODB_TIMEOUT_MS = env.integer("MONGODB_TIMEOUT_MS", 3000, minimum=1)
-REDIS_URL = redis_url_from_env(env.source)
+try:
+    REDIS_URL = redis_url_from_env(env.source)
+except ConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 # The bearer token a Prometheus scrape of /metrics must carry; unset: /metrics answers 404.
 METRICS_TOKEN = env.text("METRICS_TOKEN")
 # Open live event streams (GET /api/events/) one API process holds at most; past it, 503.

@@ -40,6 +40,7 @@ class Cluster:
         self.redis_port = free_port()
         self.mongo_port = free_port()
         self.mongo_uri = f"mongodb://127.0.0.1:{self.mongo_port}/pets_database?retryWrites=false"
+        self.sentinel_url: str | None = None  # set: every part finds Redis through these Sentinels
         self.redis: RedisServer | None = None
         self.mongo: Process | None = None
         self.api = None
@@ -77,7 +78,7 @@ class Cluster:
 
     @property
     def redis_url(self) -> str:
-        return f"redis://127.0.0.1:{self.redis_port}/0"
+        return self.sentinel_url or f"redis://127.0.0.1:{self.redis_port}/0"
 
     def start_api_and_relay(self) -> None:
         env = api_environment(

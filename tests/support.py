@@ -131,12 +131,14 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_timeout=5)
 
 
-def start_redis(work_dir: Path, logs_dir: Path, name: str, port: int | None = None, aof: bool = False) -> RedisServer:
+def start_redis(
+    work_dir: Path, logs_dir: Path, name: str, port: int | None = None, aof: bool = False, extra: tuple[str, ...] = ()
+) -> RedisServer:
     port = port or free_port()
     work_dir.mkdir(parents=True, exist_ok=True)
     args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(work_dir), "--save", ""]
     args += ["--appendonly", "yes", "--appendfsync", "always"] if aof else ["--appendonly", "no"]
-    server = RedisServer(port, Process(name, args, base_env(), logs_dir))
+    server = RedisServer(port, Process(name, args + list(extra), base_env(), logs_dir))
     wait_until(lambda: server.client().ping(), what=f"redis on {port}")
     return server
 
@@ -368,6 +370,28 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 # -- PostgreSQL: a server of the test's own, on a free port ----------------------------------------
 POSTGRES_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=None)
 AS_POSTGRES = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]  # initdb refuses root
+
+
+def start_sentinel(
+    work_dir: Path, logs_dir: Path, name: str, master_port: int, replica_port: int, quorum: int = 2
+) -> RedisServer:
+    """A Redis Sentinel (redis-server in sentinel mode) watching the master `mymaster` on
+    `master_port`; it calls the master down after 1 s of silence. It is told of the replica
+    (otherwise it learns of it from the master's INFO, every 10 s)."""
+    port = free_port()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config = work_dir / "sentinel.conf"  # a Sentinel rewrites its own configuration file
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {work_dir}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\n"
+        "sentinel down-after-milliseconds mymaster 1000\n"
+        "sentinel failover-timeout mymaster 10000\n"
+        "sentinel parallel-syncs mymaster 1\n"
+        f"sentinel known-replica mymaster 127.0.0.1 {replica_port}\n"
+    )
+    server = RedisServer(port, Process(name, ["redis-server", str(config), "--sentinel"], base_env(), logs_dir))
+    wait_until(lambda: server.client().ping(), what=f"sentinel on {port}")
+    return server
 
 
 @dataclass

@@ -19,7 +19,16 @@ import requests
 from werkzeug import Response
 
 from tests.cluster import Cluster
-from tests.support import WIKIPEDIA_PREFIX, Api, answer_slowly, summary_json, wait_until
+from tests.support import (
+    WIKIPEDIA_PREFIX,
+    Api,
+    answer_slowly,
+    start_redis,
+    start_sentinel,
+    stop_all,
+    summary_json,
+    wait_until,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -249,6 +258,56 @@ def test_redis_crash_and_restart_under_load_loses_nothing(cluster, wikipedia):
     missing, duplicated = report(cluster, created, redis_restarts=1, created_while_redis_down=not_queued)
     assert not_queued > 0, "the outage should have hit some creates"
     assert missing == [] and duplicated == []
+
+
+def test_a_redis_failover_under_load_loses_nothing(cluster, wikipedia):
+    """A master, a replica and three Sentinels; every part uses the Sentinel URL. The master is
+    killed while pets are created: the replica takes over, every part follows it, and every pet
+    still gets exactly one file. (What only the old master had is redone: the outbox keeps a task
+    until a replica has its delivery marker, and redelivered tasks write nothing twice.)"""
+    answer_slowly(wikipedia, 0.02)
+    cluster.start_redis()  # the master
+    replica = start_redis(cluster.root / "replica", cluster.logs_dir, "cluster-replica",
+                          extra=("--replicaof", "127.0.0.1", str(cluster.redis_port)))  # fmt: skip
+    sentinels = [
+        start_sentinel(
+            cluster.root / f"sentinel-{n}", cluster.logs_dir, f"cluster-sentinel-{n}", cluster.redis_port, replica.port
+        )  # fmt: skip
+        for n in range(3)
+    ]
+    try:
+        wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up", what="the replica")
+        wait_until(lambda: all(s.client().sentinel_slaves("mymaster") for s in sentinels),
+                   what="the Sentinels to know the replica")  # fmt: skip
+        cluster.sentinel_url = "redis+sentinel://" + ",".join(f"127.0.0.1:{s.port}" for s in sentinels) + "/mymaster/0"
+        cluster.start_mongo()
+        cluster.start_api_and_relay()
+        for consumer_id in "123":
+            cluster.start_consumer(consumer_id)
+        api = Api(cluster.api.base_url)
+        api.login()
+
+        def kill_master() -> None:
+            time.sleep(1.5)
+            cluster.stop_redis(signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_master)
+        killer.start()
+        responses = create_under_load(api, 120, 0.05)
+        killer.join()
+
+        statuses = [r.status_code for r in responses]
+        assert set(statuses) == {201}, statuses  # never a 500: during the failover, task_queued false
+        wait_until(lambda: int(sentinels[0].client().sentinel_get_master_addr_by_name("mymaster")[1]) == replica.port,
+                   timeout=30, what="the failover")  # fmt: skip
+        created = [r.json()["pet"]["id"] for r in responses]
+        not_queued = sum(not r.json()["task_queued"] for r in responses)
+        wait_for_every_pet(cluster, created, timeout=90)
+        missing, duplicated = report(cluster, created, failovers=1, created_during_failover=not_queued)
+        assert missing == [] and duplicated == []
+    finally:
+        cluster.stop_all()  # first: stopping, the consumers still ask the Sentinels for Redis
+        stop_all([s.process for s in sentinels] + [replica.process])
 
 
 def test_database_restart_under_load_never_gives_a_500(cluster, wikipedia):

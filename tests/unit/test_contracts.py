@@ -158,3 +158,30 @@ def test_stream_ids_sort_as_numbers_not_text():
 
     assert stream_id_key("10-0") > stream_id_key("9-5") and stream_id_key("9-10") > stream_id_key("9-9")
     assert stream_id_key("junk") == (0, 0) == stream_id_key("1-x")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis+sentinel://h1:26379,h2:26380/mymaster/2", ([("h1", 26379), ("h2", 26380)], "mymaster", 2, None)),
+        ("redis+sentinel://:s3cret@h1:26379/mymaster", ([("h1", 26379)], "mymaster", 0, "s3cret")),
+        ("redis://127.0.0.1:6379/0", None),
+    ],
+)
+def test_sentinel_urls_are_read_into_their_parts(url, expected):
+    from contracts.redis_url import parse_sentinel_url
+
+    address = parse_sentinel_url(url)
+    parts = None if address is None else (address.sentinels, address.master, address.db, address.password)
+    assert parts == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["redis+sentinel://h1/mymaster", "redis+sentinel://h1:26379/", "redis+sentinel://h1:1/m/zero"]
+)
+def test_a_malformed_sentinel_url_is_a_configuration_error_naming_redis_url(url):
+    from contracts.environment import ConfigError
+    from contracts.redis_url import redis_url_from_env
+
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        redis_url_from_env({"REDIS_URL": url})

@@ -15,10 +15,12 @@ LUNA = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated"
 
 @pytest.fixture
 def redis_down(monkeypatch, django_ready):
-    """The API's own Redis client, pointed at a port nobody listens on (connection refused)."""
+    """The API's own Redis clients, pointed at a port nobody listens on (connection refused)."""
     from pets import redis_client
 
-    monkeypatch.setattr(redis_client, "_client", redis_client.connect(f"redis://127.0.0.1:{free_port()}/0"))
+    dead = redis_client.connect(f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setattr(redis_client, "_client", dead)
+    monkeypatch.setattr(redis_client, "_replica", dead)
 
 
 def queued(redis_client) -> list:
@@ -72,7 +74,7 @@ def test_with_redis_down_the_pet_is_saved_and_the_relay_queues_it_later(pets_db,
     write = pet_create(**LUNA)
     assert write.task_queued is False
     staged = pets_db.find_one({"_id": write.pet.id})["outbox_task"]
-    api_redis._client = None  # Redis is back (the next call connects to the session's)
+    api_redis._client = api_redis._replica = None  # Redis is back (the next call connects to the session's)
     pets_db.update_one({"_id": write.pet.id}, {"$set": {"outbox_due_at": write.pet.created_at}})  # due now
     round_ = relay_due()
     assert (round_.pushed, round_.cleared) == (1, 0)
