@@ -13,6 +13,7 @@ class PetsConfig(AppConfig):
         """
         import mongoengine
 
+        from contracts.mongo import client_options
         from pets.metrics import MongoCommandMetrics
 
         mongoengine.connect(
@@ -20,8 +21,7 @@ class PetsConfig(AppConfig):
             host=settings.MONGODB_URI,
             connect=False,
             tz_aware=True,
-            serverSelectionTimeoutMS=settings.MONGODB_TIMEOUT_MS,
-            connectTimeoutMS=settings.MONGODB_TIMEOUT_MS,
+            **client_options(settings.MONGODB_URI, settings.MONGODB_TIMEOUT_MS),
             uuidRepresentation="standard",
             event_listeners=[MongoCommandMetrics()],
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pymongo
 from pymongo.errors import BulkWriteError
 
+from contracts.mongo import client_options
 from contracts.results import RESULTS_COLLECTION, ResultRecord
 
 DUPLICATE_KEY = 11000
@@ -18,7 +19,7 @@ class ResultStore:
     def __init__(self, uri: str, timeout_ms: int) -> None:
         # connect=False: no socket until the first task, so a consumer starts while MongoDB does.
         client: pymongo.MongoClient = pymongo.MongoClient(
-            uri, connect=False, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+            uri, connect=False, tz_aware=True, **client_options(uri, timeout_ms)
         )
         self.collection = client.get_default_database("pets_database")[RESULTS_COLLECTION]
 

@@ -185,3 +185,18 @@ def test_a_malformed_sentinel_url_is_a_configuration_error_naming_redis_url(url)
 
     with pytest.raises(ConfigError, match="REDIS_URL"):
         redis_url_from_env({"REDIS_URL": url})
+
+
+@pytest.mark.parametrize(
+    ("uri", "write_concern"),
+    [
+        ("mongodb://127.0.0.1:27017/pets_database?retryWrites=false", "majority"),
+        ("mongodb://m1,m2,m3/pets_database?replicaSet=rs0", "majority"),
+        ("mongodb://m1,m2,m3/pets_database?replicaSet=rs0&w=1", None),  # the URI's own choice stays
+        ("mongodb+srv://cluster.example.com/pets_database", "majority"),  # no DNS lookup to decide
+    ],
+)
+def test_writes_wait_for_a_majority_unless_the_uri_says_otherwise(uri, write_concern):
+    from contracts.mongo import client_options
+
+    assert client_options(uri, 15000).get("w") == write_concern
