@@ -7,21 +7,13 @@ import time
 import pytest
 from playwright import sync_api as playwright_sync
 
-from tests.support import CHROMIUM, CHROMIUM_FLAGS, WIKIPEDIA_PREFIX, answer_slowly, serve_summary
+from tests.support import CHROMIUM, CHROMIUM_FLAGS, WIKIPEDIA_PREFIX, answer_slowly, chromium_page, serve_summary
 
 
 @pytest.fixture
 def page(api_server, tmp_path):
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page(tmp_path / "page.png") as page:
         yield page
-        page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-        browser.close()
-        assert errors == []
 
 
 def submit_login(page, password: str) -> None:

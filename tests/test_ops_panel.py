@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from playwright import sync_api as playwright_sync
 
 from contracts.queue import DEAD_LETTER_KEY
 from tests.support import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     WIKIPEDIA_PREFIX,
+    chromium_page,
     create_user,
     serve_summary,
     wait_for_files,
@@ -21,15 +19,8 @@ from tests.support import (
 
 @pytest.fixture
 def browser_page(tmp_path):
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_context(viewport={"width": 1300, "height": 1000}).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium_page(tmp_path / "ops.png", width=1300, height=1000) as page:
         yield page
-        page.screenshot(path=str(tmp_path / "ops.png"), full_page=True)
-        browser.close()
-        assert errors == []
 
 
 def log_in(page, base_url: str, username: str, password: str) -> None:
