@@ -77,3 +77,10 @@ def json_bad_request(request: HttpRequest, exception: Exception | None = None) -
         limit_kb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
         return JsonResponse({"error": f"Request body too large (limit {limit_kb} KB)"}, status=413)
     return JsonResponse({"error": "Bad request"}, status=400)
+
+
+def json_csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """A form POST (the operations panel's) without a valid CSRF token: refused, as JSON."""
+    return JsonResponse(
+        {"error": f"CSRF check failed: {reason or 'no valid token'}. Reload the page and try again."}, status=403
+    )

@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 LOGIN_URL = "/ops/login/"
+CSRF_FAILURE_VIEW = "pets.errors.json_csrf_failure"
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "pets_project.urls"

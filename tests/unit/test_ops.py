@@ -122,5 +122,6 @@ def test_actions_need_the_csrf_token(users, redis_client):
     client = Client(enforce_csrf_checks=True)
     client.force_login(users[0])
     dead_letters(redis_client, 1)
-    assert client.post("/ops/dead/purge/", {"confirm": "yes"}).status_code == 403
+    refused = client.post("/ops/dead/purge/", {"confirm": "yes"})
+    assert refused.status_code == 403 and refused.json()["error"].startswith("CSRF check failed")
     assert redis_client.llen(DEAD_LETTER_KEY) == 1
