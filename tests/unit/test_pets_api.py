@@ -129,3 +129,23 @@ def test_an_unknown_priority_is_a_400_that_changes_nothing(pets_db, authorized, 
     body = json.loads(response.content)
     assert body["error"] == "Invalid input" and "priority" in body["fields"]
     assert pets_db.count_documents({}) == 0 and redis_client.dbsize() == 0
+
+
+def test_a_verified_token_is_remembered_only_until_it_expires(pets_db, client, access_token):
+    import time
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(get_user_model().objects.get(username="unit"))
+    token.set_exp(lifetime=timedelta(seconds=1))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/pets/").status_code == 200
+    assert client.get("/api/pets/").status_code == 200  # from the cache of verified tokens
+    time.sleep(1.1)
+    expired = client.get("/api/pets/")
+    assert expired.status_code == 401
+    assert json.loads(expired.content) == {"error": "Token is expired", "code": "token_not_valid"}
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {str(token)[:-2]}xx")  # a forged signature
+    assert client.get("/api/pets/").status_code == 401
