@@ -8,6 +8,8 @@ of thousands of entries; a search reads it in chunks and stops once it has its p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 
 from contracts.dead_letters import DeadLetter
@@ -57,8 +59,7 @@ def search(client: redis.Redis, text: str, *, offset: int, limit: int) -> tuple[
 
 def requeue_matching(client: redis.Redis, text: str) -> int:
     """Requeue every entry that `matches` the text; returns how many."""
-    keys = [entry.id for _, entry in _entries(client) if matches(entry, text)]
-    return requeue(client, keys) if keys else 0
+    return _requeue_where(client, lambda entry: matches(entry, text))
 
 
 def list_entries(client: redis.Redis) -> list[DeadLetter]:
@@ -86,21 +87,26 @@ def requeue_task(entry: DeadLetter) -> tuple[str, Task | None]:
 
 def requeue(client: redis.Redis, keys: list[str] | None) -> int:
     """Move dead letters (all when `keys` is None) back to the queue; returns how many."""
+    return _requeue_where(client, lambda entry: keys is None or any(entry.matches(key) for key in keys))
+
+
+def _requeue_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool]) -> int:
+    """One pass over the list: each wanted entry goes back to its priority's list."""
     moved = 0
     for raw, entry in _entries(client):
-        if keys is not None and not any(entry.matches(key) for key in keys):
+        if not wanted(entry):
             continue
         payload, task = requeue_task(entry)
-        key = queue_key(task.priority if task is not None else NORMAL)
+        priority = task.priority if task is not None else NORMAL
         with client.pipeline(transaction=True) as pipe:
             pipe.lrem(DEAD_LETTER_KEY, 1, raw)
-            push_task(pipe, payload, task.priority if task is not None else NORMAL)
+            push_task(pipe, payload, priority)
             if task is not None:
                 queued = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
                 pipe.hset(STATUS_KEY, task.pet_id, queued.to_json())
             removed = pipe.execute()[0]
         if not removed:  # another operator took it meanwhile: undo our push
-            client.lrem(key, -1, payload)
+            client.lrem(queue_key(priority), -1, payload)
         else:
             moved += 1
     return moved

@@ -85,17 +85,17 @@ def consumers(client: redis.Redis, names: list[str]) -> list[ConsumerView]:
         pipe.get(HEARTBEAT_KEY_PREFIX + name)
         pipe.lrange(processing_key(name), 0, HELD_SHOWN - 1)
     replies = pipe.execute()
+    held_by_name = {name: [_parse(raw) for raw in replies[2 * index + 1]] for index, name in enumerate(names)}
+    pet_ids = sorted({task.pet_id for tasks in held_by_name.values() for task in tasks if task})
+    by_pet = dict(zip(pet_ids, client.hmget(STATUS_KEY, pet_ids), strict=True)) if pet_ids else {}  # one read
     now, wall = datetime.now(UTC), time.time()
     views = []
     for index, name in enumerate(names):
-        beat_raw, held_raw = replies[2 * index], replies[2 * index + 1]
         try:
-            beat = json.loads(beat_raw) if beat_raw else {}
+            beat = json.loads(replies[2 * index]) if replies[2 * index] else {}
         except ValueError:
             beat = {}
-        tasks = [_parse(raw) for raw in held_raw]
-        states = client.hmget(STATUS_KEY, [task.pet_id for task in tasks if task]) if any(tasks) else []
-        by_pet = dict(zip([task.pet_id for task in tasks if task], states, strict=True))
+        tasks = held_by_name[name]
         held = [HeldTask(task, _since(by_pet.get(task.pet_id) if task else None, task, now)) for task in tasks]
         at = beat.get("at")
         views.append(
@@ -126,11 +126,10 @@ def panel_state(client: redis.Redis) -> PanelState:
 
 def dead_letter_page(client: redis.Redis, *, page: int, per_page: int, search: str) -> DeadLetterPage:
     offset = (page - 1) * per_page
+    total = dead_letter_ops.count(client)
     if search:
         entries, has_next = dead_letter_ops.search(client, search, offset=offset, limit=per_page)
-        total = dead_letter_ops.count(client)
     else:
-        total = dead_letter_ops.count(client)
         entries = dead_letter_ops.page(client, offset=offset, limit=per_page)
         has_next = offset + per_page < total
     return DeadLetterPage(entries=entries, total=total, page=page, has_next=has_next, search=search)

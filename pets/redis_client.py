@@ -29,8 +29,10 @@ def get_redis() -> redis.Redis:
 
 def get_replica() -> redis.Redis:
     """A replica's client under Sentinel (what a replica has survives a failover); else the
-    server's own."""
+    one server's client, `get_redis()`."""
     global _replica
+    if redis_url.parse_sentinel_url(settings.REDIS_URL) is None:
+        return get_redis()
     if _replica is None:
         with _client_lock:
             if _replica is None:
