@@ -116,6 +116,14 @@ def test_large_bodies_are_refused_before_they_are_read(api, chunked):
     assert assert_json_4xx(response, 413)["error"] == "Request body too large (limit 64 KB)"
 
 
+def test_a_chunked_body_within_the_limit_is_read_whole(api):
+    """A body sent chunked declares no length; the API reads it all the same (pets_project/threaded_wsgi.py)."""
+    body = b'{"name": "Chunky", "species": "Cat", "age": 2, "owner": "Ana"}'
+    response = api.post("/api/pets/", data=iter([body[:20], body[20:]]), headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["pet"]["name"] == "Chunky"
+
+
 def test_slow_clients_cannot_hold_the_api(api_server):
     """200 sockets sending their headers a byte at a time; /health/ must keep answering."""
     sockets = [socket.create_connection(("127.0.0.1", int(api_server.base_url.rsplit(":", 1)[1]))) for _ in range(200)]

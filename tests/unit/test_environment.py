@@ -55,7 +55,11 @@ def variables_read(tree: ast.AST) -> set[str]:
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 if method in READER_METHODS or method == "getenv" or (method == "get" and receiver in ENVIRON_NAMES):
                     name = first.value
-        elif isinstance(node, ast.Subscript) and receiver_name(node.value) in ENVIRON_NAMES:
+        elif (  # a read, not a store: a WSGI environ is built with the same syntax
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and receiver_name(node.value) in ENVIRON_NAMES
+        ):
             if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
                 name = node.slice.value
         if name and VARIABLE.match(name):

@@ -51,6 +51,20 @@ def test_create_and_update_bodies_are_the_documented_ones(pets_db, authorized):
     assert "task_queued" not in unchanged  # nothing enrichment depends on changed
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "text/html, application/json;q=0.9"])
+def test_json_is_what_every_client_accepting_it_gets(pets_db, authorized, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = authorized.get("/api/pets/", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+def test_a_client_accepting_only_html_gets_a_406_json(pets_db, authorized):
+    response = authorized.get("/api/pets/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert json.loads(response.content) == {"error": "Could not satisfy the request Accept header."}
+
+
 def test_redis_down_is_a_503_json_from_the_exception_handler(authorized, monkeypatch):
     from pets import redis_client
 

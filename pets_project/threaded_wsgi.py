@@ -1,0 +1,169 @@
+"""Django's WSGI application under uvicorn: the request read on the event loop, Django run in a
+small thread pool, the response written on the event loop, with one hand-over each way.
+
+Why not a2wsgi (or Django's own ASGI handler): both cross between the event loop and a thread for
+every piece of a request, a2wsgi to read the body, to send the status line, to send each chunk
+and to send the end (five round trips, each a loop wake-up and a thread wake-up), Django's for
+the request_started and request_finished signals besides the view. `make bench` put those
+crossings at about 0.3 ms of CPU per request. Here a request crosses once: the body is read whole
+on the loop first (it is at most DATA_UPLOAD_MAX_MEMORY_SIZE, anything longer is answered 413
+before Django sees it), Django runs start to finish in a thread, and an ordinary response comes
+back whole. Only a streaming response (a static file) is read from its thread a chunk at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import io
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+_END = object()
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ThreadedWsgi:
+    """An ASGI application serving a WSGI one (Django's) on `threads` threads."""
+
+    def __init__(self, app: WsgiApp, *, threads: int, body_limit: int) -> None:
+        self.app = app
+        self.body_limit = body_limit
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="django")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no websockets; Django has no lifespan (pets_project/server.py)
+            return
+        try:
+            body = await self._read_body(scope, receive)
+        except BodyTooLarge:
+            return await self._too_large(send)
+        loop = asyncio.get_running_loop()
+        environ = wsgi_environ(scope, body)
+        run_in_thread = contextvars.copy_context().run
+        status, headers, chunks = await loop.run_in_executor(self.executor, run_in_thread, self._respond, environ)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if isinstance(chunks, list):
+            await send({"type": "http.response.body", "body": b"".join(chunks)})
+            return
+        try:
+            while (chunk := await loop.run_in_executor(self.executor, next, chunks, _END)) is not _END:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                await loop.run_in_executor(self.executor, close)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        """The whole body, refused past the limit: by its Content-Length before anything is read,
+        and a chunked one (which declares no length) as soon as it grows past the limit."""
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.body_limit:
+            raise BodyTooLarge
+        parts, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: Django reads what came
+                break
+            part = message.get("body", b"")
+            size += len(part)
+            if size > self.body_limit:
+                raise BodyTooLarge
+            parts.append(part)
+            if not message.get("more_body", False):
+                break
+        return b"".join(parts)
+
+    def _respond(self, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], list[bytes] | Iterator[bytes]]:
+        """Runs in a thread: Django's whole request, and its response whole unless it streams."""
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable:
+            started.append((status, headers))
+            return _no_write
+
+        response = self.app(environ, start_response)
+        if getattr(response, "streaming", True):
+            chunks: list[bytes] | Iterator[bytes] = _closing_iterator(response)
+        else:
+            try:
+                chunks = list(response)
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+        status, headers = started[-1]
+        encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        return int(status.split(" ", 1)[0]), encoded, chunks
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps({"error": f"Request body too large (limit {self.body_limit // 1024} KB)"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]  # fmt: skip
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _no_write(data: bytes) -> None:
+    raise NotImplementedError("write() of WSGI's start_response: Django never calls it")
+
+
+class _closing_iterator(Iterator[bytes]):  # noqa: N801 (reads as a function)
+    """A streaming response's chunks, with its close() kept for after the last one."""
+
+    def __init__(self, response: Iterable[bytes]) -> None:
+        self._chunks = iter(response)
+        self.close = getattr(response, "close", lambda: None)
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+
+def wsgi_environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    """PEP 3333's environ for an ASGI HTTP scope whose body was read whole.
+
+    A body sent chunked declares no length; it gets one here, since it was read whole.
+    """
+    server_name, server_port = scope.get("server") or ("localhost", 80)
+    script_name, path = scope.get("root_path", ""), scope["path"]
+    if script_name and path.startswith(script_name):  # ASGI's path includes the root path, WSGI's does not
+        path = path[len(script_name) :]
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": script_name.encode().decode("latin-1"),
+        "PATH_INFO": path.encode().decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": str(server_port or 0),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if scope.get("client"):
+        environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = scope["client"][0], str(scope["client"][1])
+    for raw_name, raw_value in scope.get("headers") or []:
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        if name not in ("CONTENT_LENGTH", "CONTENT_TYPE"):
+            name = f"HTTP_{name}"
+        value = raw_value.decode("latin-1")
+        environ[name] = f"{environ[name]},{value}" if name in environ else value
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return environ
