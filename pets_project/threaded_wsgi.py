@@ -35,6 +35,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The client disconnected before its body was complete: nothing to process, nobody to answer."""
+
+
 class ThreadedWsgi:
     """An ASGI application serving a WSGI one (Django's) on `threads` threads."""
 
@@ -50,6 +54,8 @@ class ThreadedWsgi:
             body = await self._read_body(scope, receive)
         except BodyTooLarge:
             return await self._too_large(send)
+        except ClientGone:
+            return
         loop = asyncio.get_running_loop()
         environ = wsgi_environ(scope, body)
         run_in_thread = contextvars.copy_context().run
@@ -76,8 +82,8 @@ class ThreadedWsgi:
         parts, size = [], 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":  # the client went away: Django reads what came
-                break
+            if message["type"] != "http.request":  # http.disconnect: half a body is no request
+                raise ClientGone
             part = message.get("body", b"")
             size += len(part)
             if size > self.body_limit:
