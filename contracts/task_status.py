@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import orjson
+
 STATUS_KEY = "pets:status"  # hash: pet id -> TaskStatus JSON
 
 QUEUED = "queued"
@@ -54,9 +56,11 @@ class TaskStatus:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> TaskStatus | None:
-        """The entry, or None if it cannot be read (never an exception: it is display data)."""
+        """The entry, or None if it cannot be read (never an exception: it is display data).
+
+        orjson: a list of 100 pets reads 100 entries, and json.loads was half of each read."""
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)
             return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
         except (ValueError, TypeError, KeyError):
             return None
