@@ -64,7 +64,7 @@ class WorkerSettings:
             wikipedia_cache_seconds=env.integer("WIKIPEDIA_CACHE_SECONDS", 24 * 3600, minimum=0),
             wikipedia_requests_per_second=env.integer("WIKIPEDIA_MAX_REQUESTS_PER_SECOND", 20, minimum=1),
             poll_seconds=env.number("CONSUMER_POLL_SECONDS", 1, minimum=0.05),
-            batch_max=env.integer("CONSUMER_BATCH_MAX", 20, minimum=1),
+            batch_max=env.integer("CONSUMER_BATCH_MAX", 50, minimum=1),
             priority_max_wait_seconds=env.number("CONSUMER_PRIORITY_MAX_WAIT_SECONDS", 10, minimum=0.1),
             metrics_port=env.integer("CONSUMER_METRICS_PORT", 0, minimum=0),
             metrics_address=env.text("CONSUMER_METRICS_ADDRESS", "127.0.0.1"),
