@@ -29,10 +29,10 @@ VENV_BIN = Path(sys.executable).parent
 class Service:
     """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path, cwd: Path = ROOT) -> None:
         self.name = name
         self.log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
-        self.popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(args, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT)
 
     def pids(self) -> list[int]:
         """This process and all its children (gunicorn's workers)."""
@@ -116,16 +116,18 @@ class Stack:
             subprocess.run([sys.executable, "manage.py", *command], env=self.api_env, cwd=ROOT, check=True,
                            capture_output=True)  # fmt: skip
 
-    def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Service:
-        service = Service(name, args, env or base_env(), self.logs)
+    def _start(self, name: str, args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Service:
+        service = Service(name, args, env or base_env(), self.logs, cwd)
         self.services.append(service)
         return service
 
-    def start_api(self, workers: int) -> tuple[Service, str]:
+    def start_api(self, workers: int, checkout: Path = ROOT) -> tuple[Service, str]:
+        """The API as production serves it, from this checkout or another one (bench/compare.py)."""
         port = free_port()
-        args = [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"),
+        args = [str(VENV_BIN / "gunicorn"), "--config", str(checkout / "gunicorn.conf.py"),
                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null"]  # fmt: skip
-        service = self._start("api", args, self.api_env)
+        env = self.api_env if checkout == ROOT else dict(self.api_env, PYTHONPATH=str(checkout))
+        service = self._start("api" if checkout == ROOT else f"api-{checkout.name}", args, env, cwd=checkout)
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: requests.get(f"{url}/health/", timeout=2).ok, timeout=STARTUP_SECONDS, what="the API")
         return service, url

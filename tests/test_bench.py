@@ -28,3 +28,13 @@ def test_bench_smoke_run_writes_results_and_chart(tmp_path):
     assert data["pipeline"]["wikipedia_requests_first_run"] == 5  # one request per distinct species
     assert sorted(int(size) for size in data["reads"]["p50_ms_by_size"]) == [200, 400]
     assert "| goal | value | target | met |" in result.stdout
+
+
+def test_compare_refuses_a_directory_that_is_not_a_checkout(tmp_path):
+    """bench/compare.py serves each checkout's own gunicorn.conf.py: it says so before starting anything."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.compare", str(ROOT), str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"not a checkout of this project (no gunicorn.conf.py): {tmp_path}" in result.stderr
