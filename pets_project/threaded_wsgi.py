@@ -103,7 +103,7 @@ class ThreadedWsgi:
 
         response = self.app(environ, start_response)
         if getattr(response, "streaming", True):
-            chunks: list[bytes] | Iterator[bytes] = _closing_iterator(response)
+            chunks: list[bytes] | Iterator[bytes] = _ClosingChunks(response)
         else:
             try:
                 chunks = list(response)
@@ -127,7 +127,7 @@ def _no_write(data: bytes) -> None:
     raise NotImplementedError("write() of WSGI's start_response: Django never calls it")
 
 
-class _closing_iterator(Iterator[bytes]):  # noqa: N801 (reads as a function)
+class _ClosingChunks(Iterator[bytes]):
     """A streaming response's chunks, with its close() kept for after the last one."""
 
     def __init__(self, response: Iterable[bytes]) -> None:
