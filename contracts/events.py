@@ -74,6 +74,16 @@ def add_event(pipe: redis.client.Pipeline, kind: str, data: Mapping[str, object]
     pipe.xadd(EVENTS_KEY, {"type": kind, "data": orjson.dumps(data)}, maxlen=EVENTS_MAX_LEN, approximate=True)
 
 
+def newest_event_id(client: redis.Redis) -> str:
+    """The newest event's id ("0-0" when there is none): a reader that has seen everything up to
+    now resumes after it."""
+    newest = client.xrevrange(EVENTS_KEY, count=1)
+    if not newest:
+        return "0-0"
+    entry_id = newest[0][0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
 def pet_event(kind: str, pet: object) -> Announcement:
     """A pet.created or pet.updated event: the pet's public fields (read off its attributes)."""
     fields = {field: getattr(pet, field) for field in PUBLIC_PET_FIELDS}

@@ -9,6 +9,8 @@ every event to each open response's queue. A browser that reconnects sends `Last
 of the last event it got); the response first replays what came after it from the stream (XRANGE),
 then goes on live, skipping what the replay already sent. When that id is older than what the
 capped stream still holds, a `reset` event says events were missed: the page then reloads its rows.
+A first connection may ask the same with `?after=<id>`: the page renders the newest id it has seen
+with its rows, so an event that comes between the render and the connection is not lost.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import redis
 import redis.asyncio
@@ -160,20 +163,24 @@ async def _json_error(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _last_event_id(scope: Scope) -> str | None:
+def _start_after(scope: Scope) -> tuple[str, str] | None:
+    """Where the client asks to resume, and how it asked: its Last-Event-ID header (a reconnect),
+    else `?after=` (a page starting from the events it rendered: pets/page.py)."""
     for name, value in scope.get("headers") or []:
         if name == b"last-event-id":
-            return value.decode("latin-1").strip()
-    return None
+            return value.decode("latin-1").strip(), "Last-Event-ID"
+    after = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("after")
+    return (after[-1].strip(), "after") if after else None
 
 
 async def event_stream(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI application of `GET /api/events/`."""
     if scope["method"] not in ("GET", "HEAD"):
         return await _json_error(send, 405, f'Method "{scope["method"]}" not allowed.')
-    after = _last_event_id(scope)
-    if after is not None and stream_id_key(after) == (0, 0) and after not in ("0", "0-0"):
-        return await _json_error(send, 400, "Last-Event-ID must be an event id from this stream, like 1700000000000-0")
+    asked = _start_after(scope)
+    after = asked[0] if asked else None
+    if asked and stream_id_key(asked[0]) == (0, 0) and asked[0] not in ("0", "0-0"):
+        return await _json_error(send, 400, f"{asked[1]} must be an event id from this stream, like 1700000000000-0")
     if hub.open_streams >= settings.LIVE_MAX_STREAMS:
         return await _json_error(send, 503, "Too many live streams open; try again shortly")
     try:

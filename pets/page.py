@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from pymongo.errors import ConnectionFailure
 
-from pets import selectors
+from pets import selectors, task_queue
 from pets.errors import DATABASE_UNAVAILABLE
 from pets.serializers import PetListQuerySerializer
 
@@ -28,6 +28,9 @@ def pets_page(request: HttpRequest) -> HttpResponse:
     if not query.is_valid():
         return JsonResponse({"error": "Invalid input", "fields": query.errors}, status=400)
     cursor = query.validated_data.get("cursor")
+    # Read before the rows: the page follows live events from here, so a change made while it
+    # renders is replayed to it rather than lost (pets/live.py).
+    events_after = task_queue.newest_event_seen()
     try:
         page = selectors.pet_page(limit=PAGE_SIZE, cursor=cursor, offset=query.validated_data["offset"])
         rows = selectors.pet_rows(page.pets)
@@ -40,6 +43,7 @@ def pets_page(request: HttpRequest) -> HttpResponse:
         "total": page.total,
         "paged": bool(cursor or query.validated_data["offset"]),
         "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+        "events_after": events_after,
     }
     return with_content_security_policy(render(request, "pets/pets_list.html", context))
 

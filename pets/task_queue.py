@@ -10,7 +10,7 @@ import logging
 
 import redis
 
-from contracts.events import PET_DELETED, Announcement, add_event
+from contracts.events import PET_DELETED, Announcement, add_event, newest_event_id
 from contracts.queue import TASKS_KEY, Task, parse_task, push_task, utc_now_iso
 from contracts.queue_state import queue_counts
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
@@ -48,6 +48,15 @@ def enqueue_on(pipe: redis.client.Pipeline, payload: str, task: Task | None = No
     push_task(pipe, payload, task.priority)
     pipe.sadd(DELIVERED_KEY, task.task_id)
     pipe.hset(STATUS_KEY, task.pet_id, TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json())
+
+
+def newest_event_seen() -> str | None:
+    """The newest live event's id (contracts/events.py), for a page to follow events from there;
+    None when Redis cannot say (the page then follows from whenever it connects)."""
+    try:
+        return newest_event_id(get_redis())
+    except redis.RedisError:
+        return None
 
 
 def redis_ping() -> bool:

@@ -312,11 +312,16 @@ class ServerSentEvent:
 class EventStream:
     """A client of `GET /api/events/` reading Server-Sent Events as they come."""
 
-    def __init__(self, base_url: str, last_event_id: str | None = None, timeout: float = 10) -> None:
+    def __init__(
+        self, base_url: str, last_event_id: str | None = None, timeout: float = 10, after: str | None = None
+    ) -> None:
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
-        self.response = requests.get(base_url + "/api/events/", headers=headers, stream=True, timeout=timeout)
+        params = {"after": after} if after is not None else None
+        self.response = requests.get(
+            base_url + "/api/events/", headers=headers, params=params, stream=True, timeout=timeout
+        )
         assert self.response.status_code == 200, self.response.text
         self._lines = self.response.iter_lines(chunk_size=None, decode_unicode=True)
         self.fields_seen: list[str] = []  # every field line, `retry:` and comments included

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -69,6 +70,24 @@ def test_a_reconnect_past_what_the_capped_stream_keeps_is_told_to_reset(api_serv
         replayed = [stream.next_event(), stream.next_event()]
     assert reset.type == "reset"
     assert [event.data["pet_id"] for event in replayed] == ["p3", "p4"]
+
+
+def test_a_page_follows_events_from_the_id_it_was_rendered_with(api_server, api, anon):
+    """A change made between the page's render and its stream's opening still reaches the page."""
+    pet = api.create_pet(name="Luna")
+    rendered = re.search(r'<body data-events-after="([0-9]+-[0-9]+)">', anon.get("/").text)
+    assert rendered, "the page names the newest event it was rendered with"
+    api.patch(f"/api/pets/{pet['id']}/", json={"owner": "Bea"})  # rendered, stream not open yet
+    with EventStream(api_server.base_url, after=rendered.group(1)) as stream:
+        updated = stream.next_event()
+    assert updated.type == "pet.updated" and updated.data["pet"]["owner"] == "Bea"
+
+
+def test_an_after_that_is_no_event_id_is_a_400_naming_it(anon, redis_client):
+    response = anon.get("/api/events/", params={"after": "yesterday"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "after must be an event id from this stream, like 1700000000000-0"
+    assert not redis_client.exists(EVENTS_KEY)
 
 
 @pytest.mark.parametrize(

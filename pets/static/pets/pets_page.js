@@ -173,7 +173,9 @@
 
   function listen() {
     if (!window.EventSource) return; // polling alone, as before
-    const stream = new EventSource("/api/events/");
+    // From the events the page was rendered with: nothing that happened since is missed.
+    const after = document.body.dataset.eventsAfter;
+    const stream = new EventSource("/api/events/" + (after ? "?after=" + encodeURIComponent(after) : ""));
     const indicator = $("live-status");
     const setLive = (open) => {
       liveOpen = open;
