@@ -60,7 +60,7 @@ class Event:
             return None
         if kind not in EVENT_TYPES or not isinstance(data, dict):
             return None
-        return cls(entry_id.decode() if isinstance(entry_id, bytes) else entry_id, kind, data)
+        return cls(entry_id_text(entry_id), kind, data)
 
     def to_sse(self) -> bytes:
         """The event as a Server-Sent Events message (`data` is one line of JSON)."""
@@ -77,10 +77,17 @@ def add_event(pipe: redis.client.Pipeline, kind: str, data: Mapping[str, object]
 def newest_event_id(client: redis.Redis) -> str:
     """The newest event's id ("0-0" when there is none): a reader that has seen everything up to
     now resumes after it."""
-    newest = client.xrevrange(EVENTS_KEY, count=1)
-    if not newest:
-        return "0-0"
-    entry_id = newest[0][0]
+    return newest_id_in(client.xrevrange(EVENTS_KEY, count=1))
+
+
+def newest_id_in(reply: list) -> str:
+    """The id in an `XREVRANGE events + - COUNT 1` reply ("0-0" for an empty stream); the async
+    reader (pets/live.py) sends the same command."""
+    return entry_id_text(reply[0][0]) if reply else "0-0"
+
+
+def entry_id_text(entry_id: bytes | str) -> str:
+    """A stream entry id as text, whether the client decodes replies or not."""
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
 

@@ -17,25 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 import redis
 import redis.asyncio
 from django.conf import settings
 
-from contracts.events import EVENTS_KEY, Event, stream_id_key
+from contracts.events import EVENTS_KEY, Event, entry_id_text, newest_id_in, stream_id_key
 from contracts.redis_url import connect_async
+from pets_project.asgi_support import Receive, Scope, Send, send_json_error
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 PATH = "/api/events/"
 BLOCK_MILLISECONDS = 10_000  # one XREAD waits this long for news before asking again
@@ -83,10 +78,7 @@ class EventHub:
 
     async def newest_id(self) -> str:
         """The id of the newest event in the stream ("0-0" when there is none)."""
-        newest = await self.client.xrevrange(EVENTS_KEY, count=1)
-        if not newest:
-            return "0-0"
-        return _text(newest[0][0])
+        return newest_id_in(await self.client.xrevrange(EVENTS_KEY, count=1))
 
     async def _read(self, start: str) -> None:
         """XREAD from `start` on while anyone listens; waits out a Redis outage."""
@@ -126,7 +118,7 @@ class EventHub:
         missed = False
         if check_trimmed and stream_id_key(after) > (0, 0):
             oldest = await self.client.xrange(EVENTS_KEY, count=1)
-            missed = not oldest or stream_id_key(_text(oldest[0][0])) > stream_id_key(after)
+            missed = not oldest or stream_id_key(entry_id_text(oldest[0][0])) > stream_id_key(after)
         events: list[Event] = []
         start = "(" + after
         while True:
@@ -137,11 +129,7 @@ class EventHub:
                     events.append(event)
             if len(entries) < REPLAY_BATCH:
                 return events, missed
-            start = "(" + _text(entries[-1][0])
-
-
-def _text(entry_id: bytes | str) -> str:
-    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            start = "(" + entry_id_text(entries[-1][0])
 
 
 def _connect() -> redis.asyncio.Redis:
@@ -154,13 +142,6 @@ def _connect() -> redis.asyncio.Redis:
 
 
 hub = EventHub(_connect)
-
-
-async def _json_error(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _start_after(scope: Scope) -> tuple[str, str] | None:
@@ -176,23 +157,25 @@ def _start_after(scope: Scope) -> tuple[str, str] | None:
 async def event_stream(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI application of `GET /api/events/`."""
     if scope["method"] not in ("GET", "HEAD"):
-        return await _json_error(send, 405, f'Method "{scope["method"]}" not allowed.')
+        return await send_json_error(send, 405, f'Method "{scope["method"]}" not allowed.')
     asked = _start_after(scope)
     after = asked[0] if asked else None
     if asked and stream_id_key(asked[0]) == (0, 0) and asked[0] not in ("0", "0-0"):
-        return await _json_error(send, 400, f"{asked[1]} must be an event id from this stream, like 1700000000000-0")
+        return await send_json_error(
+            send, 400, f"{asked[1]} must be an event id from this stream, like 1700000000000-0"
+        )
     if hub.open_streams >= settings.LIVE_MAX_STREAMS:
-        return await _json_error(send, 503, "Too many live streams open; try again shortly")
+        return await send_json_error(send, 503, "Too many live streams open; try again shortly")
     try:
         start = after if after is not None else await hub.newest_id()
     except redis.RedisError:
-        return await _json_error(send, 503, UNAVAILABLE)
+        return await send_json_error(send, 503, UNAVAILABLE)
     queue = hub.subscribe(start)  # before the replay: nothing falls between the two
     try:
         try:
             replayed, missed = await hub.replay(start, check_trimmed=after is not None)
         except redis.RedisError:
-            return await _json_error(send, 503, UNAVAILABLE)
+            return await send_json_error(send, 503, UNAVAILABLE)
         headers = [
             (b"content-type", b"text/event-stream; charset=utf-8"),
             (b"cache-control", b"no-cache"),

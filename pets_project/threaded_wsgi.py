@@ -16,16 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import io
-import json
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from pets_project.asgi_support import Receive, Scope, Send, send_json_error
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _END = object()
@@ -53,7 +50,8 @@ class ThreadedWsgi:
         try:
             body = await self._read_body(scope, receive)
         except BodyTooLarge:
-            return await self._too_large(send)
+            limit = f"Request body too large (limit {self.body_limit // 1024} KB)"
+            return await send_json_error(send, 413, limit, close=True)
         except ClientGone:
             return
         loop = asyncio.get_running_loop()
@@ -114,13 +112,6 @@ class ThreadedWsgi:
         status, headers = started[-1]
         encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         return int(status.split(" ", 1)[0]), encoded, chunks
-
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"error": f"Request body too large (limit {self.body_limit // 1024} KB)"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]  # fmt: skip
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
 
 def _no_write(data: bytes) -> None:
