@@ -31,7 +31,7 @@ from typing import Any
 import requests
 from bson import ObjectId
 
-from bench.harness import ROOT, STARTUP_SECONDS, Stack, cpu_seconds, wait_until
+from bench.harness import ROOT, STARTUP_SECONDS, Service, Stack, cpu_seconds, wait_until
 from bench.load import run_wrk
 from contracts.queue import NORMAL, TASKS_KEY, WAKE_KEY, build_task, push_task
 from contracts.results import RESULTS_COLLECTION, ResultRecord
@@ -92,6 +92,18 @@ def forget_load_test_pets(stack: Stack) -> None:
     stack.redis.delete(TASKS_KEY, WAKE_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
 
 
+def load_run(
+    stack: Stack, service: Service, url: str, *, token: str, seconds: float, connections: int, body: str | None
+) -> dict:
+    """One wrk run against `service`: its LoadResult fields and the service's CPU per request
+    (`cpu_ms`); what a POST run created is dropped after it."""
+    before = cpu_seconds([service])
+    result = run_wrk(url, token=token, seconds=seconds, connections=connections, body=body)
+    cpu_ms = (cpu_seconds([service]) - before) / max(result.requests, 1) * 1000
+    forget_load_test_pets(stack)
+    return asdict(result) | {"cpu_ms": cpu_ms}
+
+
 def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
     api, api_url = stack.start_api(args.workers)
     floor, floor_url = stack.start_floor_api(args.workers)
@@ -101,11 +113,9 @@ def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
     for method, body, path in (("get", None, "/api/pets/?limit=100"), ("post", PET_BODY, "/api/pets/")):
         for _ in range(args.throughput_runs):
             for name, url, service in (("api", api_url, api), ("floor", floor_url, floor)):
-                before = cpu_seconds([service])
-                result = run_wrk(url + path, token=token, seconds=args.seconds, connections=args.connections, body=body)
-                cpu_ms = (cpu_seconds([service]) - before) / max(result.requests, 1) * 1000
-                runs.setdefault(f"{name}_{method}", []).append(asdict(result) | {"cpu_ms": cpu_ms})
-                forget_load_test_pets(stack)
+                run = load_run(stack, service, url + path, token=token, seconds=args.seconds,
+                               connections=args.connections, body=body)  # fmt: skip
+                runs.setdefault(f"{name}_{method}", []).append(run)
     stack.stop([api, floor])
     medians = {key: {field: statistics.median(run[field] for run in values) for field in values[0]}
                for key, values in runs.items()}  # fmt: skip

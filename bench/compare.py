@@ -18,9 +18,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.__main__ import PET_BODY, forget_load_test_pets, login, seed_pets
-from bench.harness import Service, Stack, cpu_seconds
-from bench.load import run_wrk
+from bench.__main__ import PET_BODY, load_run, login, seed_pets
+from bench.harness import Service, Stack
 
 PATHS = {"post": "/api/pets/", "get": "/api/pets/?limit=100"}
 
@@ -49,12 +48,9 @@ def main() -> int:
             runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in targets}
             for _ in range(args.runs):
                 for name, service, url in targets:
-                    before = cpu_seconds([service])
-                    result = run_wrk(url + PATHS[args.method], token=token, seconds=args.seconds, connections=16,
-                                     body=body)  # fmt: skip
-                    cpu_ms = (cpu_seconds([service]) - before) / max(result.requests, 1) * 1000
-                    runs[name].append((result.requests_per_second, cpu_ms))
-                    forget_load_test_pets(stack)
+                    run = load_run(stack, service, url + PATHS[args.method], token=token, seconds=args.seconds,
+                                   connections=16, body=body)  # fmt: skip
+                    runs[name].append((run["requests_per_second"], run["cpu_ms"]))
         finally:
             stack.close()
     medians = {name: (statistics.median(r for r, _ in values), statistics.median(c for _, c in values))
