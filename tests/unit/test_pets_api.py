@@ -163,3 +163,17 @@ def test_a_verified_token_is_remembered_only_until_it_expires(pets_db, client, a
     assert json.loads(expired.content) == {"error": "Token is expired", "code": "token_not_valid"}
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {str(token)[:-2]}xx")  # a forged signature
     assert client.get("/api/pets/").status_code == 401
+
+
+def test_each_input_serializer_binds_its_own_copies_of_the_declared_fields(django_ready):
+    from pets.serializers import PetInputSerializer
+
+    first, second = PetInputSerializer(data=LUNA), PetInputSerializer(data={"age": 4}, partial=True)
+    for name, declared in PetInputSerializer._declared_fields.items():
+        assert first.fields[name] is not second.fields[name] is not declared
+        assert first.fields[name].parent is first and second.fields[name].parent is second
+        assert getattr(declared, "parent", None) is None  # the declared field is never bound
+    assert first.is_valid() and first.validated_data == LUNA
+    assert second.is_valid() and second.validated_data == {"age": 4}  # partial reached the copies
+    invalid = PetInputSerializer(data=dict(LUNA, name="x" * 101, age=-1))
+    assert not invalid.is_valid() and set(invalid.errors) == {"name", "age"}
