@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 import redis
@@ -91,11 +92,16 @@ def entry_id_text(entry_id: bytes | str) -> str:
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
 
-def pet_event(kind: str, pet: object) -> Announcement:
-    """A pet.created or pet.updated event: the pet's public fields (read off its attributes)."""
-    fields = {field: getattr(pet, field) for field in PUBLIC_PET_FIELDS}
-    fields["id"] = str(fields["id"])
-    return kind, {"pet": fields}
+class FieldsByName(Protocol):
+    """A stored pet document (a dict), or a MongoEngine document, which reads its fields by name too."""
+
+    def __getitem__(self, name: str, /) -> object: ...
+
+
+def pet_event(kind: str, pet_id: str, pet: FieldsByName) -> Announcement:
+    """A pet.created or pet.updated event: the pet's public fields."""
+    fields = {field: pet[field] for field in PUBLIC_PET_FIELDS if field != "id"}
+    return kind, {"pet": {"id": pet_id, **fields}}
 
 
 def public_result(result: Mapping[str, object]) -> dict:

@@ -47,10 +47,18 @@ def stage_task(pet: Pet, *, reason: str, priority: str = NORMAL) -> Task:
         reason=reason,
         priority=priority,
     )
-    pet.outbox_task = task.to_json()
-    # The request that saved the pet pushes the task itself; the relay waits a while before looking.
-    pet.outbox_due_at = utc_now() + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
+    for field, value in outbox_fields(task).items():
+        setattr(pet, field, value)
     return task
+
+
+def outbox_fields(task: Task) -> dict[str, object]:
+    """What a pet's document keeps of its staged task until the relay clears it: the payload, and
+    when the relay may look (the request that saves the pet pushes the task itself, so a while)."""
+    return {
+        "outbox_task": task.to_json(),
+        "outbox_due_at": utc_now() + timedelta(seconds=settings.OUTBOX_GRACE_SECONDS),
+    }
 
 
 @dataclass(frozen=True)

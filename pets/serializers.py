@@ -190,8 +190,9 @@ class PetUpdatedSerializer(serializers.Serializer):
 
 # The bodies are built as plain dicts with the serializers' fields (tests/unit check they agree):
 # DRF's `.data` of a nested serializer costs more than the rest of a create.
-def pet_created_body(pet: Pet, *, task_queued: bool | None) -> dict:
-    shown = pet_to_dict(pet, QUEUED if task_queued else None)
+def pet_created_body(document: dict, *, task_queued: bool) -> dict:
+    """The 201 body of a create, from the document it stored (pets/services.pet_create)."""
+    shown = pet_output(document) | {"enrichment_status": QUEUED if task_queued else None}
     body = {"message": "Pet created successfully", "pet": shown, "task_queued": bool(task_queued)}
     if task_queued:
         body["info"] = QUEUED_INFO

@@ -72,8 +72,9 @@ class PetCollectionView(APIView):
     def post(self, request: Request) -> Response:
         data = PetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.pet_create(**data.validated_data)
-        return Response(pet_created_body(result.pet, task_queued=result.task_queued), status=status.HTTP_201_CREATED)
+        created = services.pet_create(**data.validated_data)
+        body = pet_created_body(created.document, task_queued=created.task_queued)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 def get_pet_or_404(pet_id: str) -> Pet:

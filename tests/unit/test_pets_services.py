@@ -27,14 +27,38 @@ def queued(redis_client) -> list:
     return [parse_task(raw) for raw in redis_client.lrange(TASKS_KEY, 0, -1)]
 
 
+def created_pet():
+    """A pet made by pet_create, loaded as the update and delete services take it."""
+    from pets.selectors import pet_get
+    from pets.services import pet_create
+
+    return pet_get(str(pet_create(**LUNA).pet_id))
+
+
+def test_a_created_pet_is_stored_as_its_document_class_would_store_it(pets_db, redis_client):
+    from pets.models import Pet
+    from pets.services import pet_create
+
+    write = pet_create(**dict(LUNA, species="  Maine   Coon "))
+    stored = pets_db.find_one({"_id": write.pet_id})
+    reference = Pet(**dict(LUNA, species="  Maine   Coon "))
+    reference.validate()  # sets species_key, as save() does
+    expected = reference.to_mongo().to_dict()
+    assert set(stored) == set(expected) | {"_id", "outbox_task", "outbox_due_at"}
+    assert {k: type(v) for k, v in stored.items() if k in expected} == {k: type(v) for k, v in expected.items()}
+    assert stored["species_key"] == expected["species_key"] == "maine coon"
+    loaded = Pet.objects.get(id=write.pet_id)
+    assert (loaded.name, loaded.age, loaded.created_at) == ("Luna", 3, write.document["created_at"])
+
+
 def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_client):
     from pets.services import pet_create
 
     write = pet_create(**LUNA)
     assert write.task_queued is True
     [task] = queued(redis_client)
-    assert task.pet_id == str(write.pet.id) and task.reason == "created" and task.species == "Cat"
-    stored = pets_db.find_one({"_id": write.pet.id})
+    assert task.pet_id == str(write.pet_id) and task.reason == "created" and task.species == "Cat"
+    stored = pets_db.find_one({"_id": write.pet_id})
     assert parse_task(stored["outbox_task"]).task_id == task.task_id  # kept until the relay clears it
     assert redis_client.sismember("pets:outbox:delivered", task.task_id)
     status = TaskStatus.from_json(redis_client.hget(STATUS_KEY, task.pet_id))
@@ -42,9 +66,9 @@ def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_cl
 
 
 def test_an_update_queues_a_task_only_when_enrichment_depends_on_the_change(pets_db, redis_client):
-    from pets.services import pet_create, pet_update
+    from pets.services import pet_update
 
-    pet = pet_create(**LUNA).pet
+    pet = created_pet()
     assert pet_update(pet, owner="Bea").task_queued is None  # the owner is not enriched
     assert pet_update(pet, age=3).task_queued is None  # no change at all
     assert pet_update(pet, age=4).task_queued is True
@@ -55,9 +79,9 @@ def test_an_update_queues_a_task_only_when_enrichment_depends_on_the_change(pets
 
 def test_counts_follow_creates_updates_and_deletes(pets_db, redis_client):
     from pets.selectors import pet_page
-    from pets.services import pet_create, pet_delete, pet_update
+    from pets.services import pet_delete, pet_update
 
-    pet = pet_create(**LUNA).pet
+    pet = created_pet()
     assert pet_page(species="cat").total == 1 and pet_page(vaccinated=False).total == 0  # counted now
     pet_update(pet, vaccinated=False)
     assert pet_page(species="CAT").total == 1 and pet_page(vaccinated=False).total == 1
@@ -73,20 +97,19 @@ def test_with_redis_down_the_pet_is_saved_and_the_relay_queues_it_later(pets_db,
 
     write = pet_create(**LUNA)
     assert write.task_queued is False
-    staged = pets_db.find_one({"_id": write.pet.id})["outbox_task"]
+    staged = pets_db.find_one({"_id": write.pet_id})["outbox_task"]
     api_redis._client = api_redis._replica = None  # Redis is back (the next call connects to the session's)
-    pets_db.update_one({"_id": write.pet.id}, {"$set": {"outbox_due_at": write.pet.created_at}})  # due now
+    pets_db.update_one({"_id": write.pet_id}, {"$set": {"outbox_due_at": write.document["created_at"]}})  # due now
     round_ = relay_due()
     assert (round_.pushed, round_.cleared) == (1, 0)
     assert [t.task_id for t in queued(redis_client)] == [parse_task(staged).task_id]
-    assert "outbox_task" not in pets_db.find_one({"_id": write.pet.id})
+    assert "outbox_task" not in pets_db.find_one({"_id": write.pet_id})
 
 
 def test_the_relay_clears_what_redis_took_and_pushes_nothing_twice(pets_db, redis_client):
     from pets.outbox import relay_due
-    from pets.services import pet_create
 
-    pet = pet_create(**LUNA).pet
+    pet = created_pet()
     pets_db.update_one({"_id": pet.id}, {"$set": {"outbox_due_at": pet.created_at}})
     assert (relay_due().cleared, len(queued(redis_client))) == (1, 1)
     assert relay_due().handled == 0
@@ -96,9 +119,8 @@ def test_a_task_claimed_by_another_relay_waits_out_its_lease(pets_db, redis_clie
     from pets import redis_client as api_redis
     from pets.models import utc_now
     from pets.outbox import RELAY_LEASE, relay_due
-    from pets.services import pet_create
 
-    pet = pet_create(**LUNA).pet
+    pet = created_pet()
     api_redis._client = None
     # Another relay claimed it a moment ago, as relay_due claims what it pushes, and may be pushing it.
     claimed_until = utc_now() + RELAY_LEASE - timedelta(seconds=1)
