@@ -70,9 +70,22 @@ class Event:
 
 def add_event(pipe: redis.client.Pipeline, kind: str, data: Mapping[str, object]) -> None:
     """Queue the XADD of one event on `pipe` (the caller executes it, with the change it describes)."""
+    pipe.xadd(EVENTS_KEY, event_fields(kind, data), maxlen=EVENTS_MAX_LEN, approximate=True)
+
+
+def event_fields(kind: str, data: Mapping[str, object]) -> dict[str, str | bytes]:
+    """An event's stream entry: its type and its data as JSON."""
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r}")
-    pipe.xadd(EVENTS_KEY, {"type": kind, "data": orjson.dumps(data)}, maxlen=EVENTS_MAX_LEN, approximate=True)
+    return {"type": kind, "data": orjson.dumps(data)}
+
+
+# add_event in Lua, for a script that makes the change the event describes (pets/task_queue.py).
+ADD_EVENT_LUA = f"""
+local function add_event(key, kind, data)
+  redis.call('XADD', key, 'MAXLEN', '~', {EVENTS_MAX_LEN}, '*', 'type', kind, 'data', data)
+end
+"""
 
 
 def newest_event_id(client: redis.Redis) -> str:

@@ -42,6 +42,15 @@ def queue_key(priority: str) -> str:
     return QUEUE_KEYS[priority]
 
 
+# The wake-up token in Lua, for the scripts that queue tasks (worker/queue.py, pets/task_queue.py).
+WAKE_LUA = f"""
+local function wake(key)
+  redis.call('RPUSH', key, '1')
+  redis.call('LTRIM', key, -{WAKE_TOKENS_KEPT}, -1)
+end
+"""
+
+
 def push_task(pipe: redis.client.Pipeline, payload: str, priority: str) -> None:
     """Queue the commands that push a task onto its priority's list and wake a consumer (the
     caller executes `pipe`, inside a transaction with the rest of its change)."""

@@ -23,12 +23,20 @@ log = logging.getLogger(__name__)
 COUNTS_KEY = "pets:counts"
 COUNTS_TTL_SECONDS = 600
 
-# KEYS[1] the hash; ARGV[1] the delta, ARGV[2..] filter signatures: adjust only counts that exist.
-ADJUST_KNOWN = """
-for i = 2, #ARGV do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[1]) end
+# Adjust a count only if it is known (an unknown one is computed when first asked for). Also
+# part of the script that queues a task (pets/task_queue.py).
+ADJUST_KNOWN_LUA = """
+local function adjust_known(hash, signature, delta)
+  if redis.call('HEXISTS', hash, signature) == 1 then redis.call('HINCRBY', hash, signature, delta) end
 end
 """
+# KEYS[1] the hash; ARGV: signature, delta, signature, delta...
+ADJUST_KNOWN = (
+    ADJUST_KNOWN_LUA
+    + """
+for i = 1, #ARGV, 2 do adjust_known(KEYS[1], ARGV[i], ARGV[i + 1]) end
+"""
+)
 
 
 def signature(species_key: str | None, vaccinated: bool | None) -> str:
@@ -66,5 +74,10 @@ CountChanges = Sequence[tuple[int, list[str]]]  # (delta, the filter signatures 
 
 def adjust(pipe: redis.client.Pipeline, changes: CountChanges) -> None:
     """Queue these count adjustments on `pipe` (the write's own round trip to Redis)."""
-    for delta, signatures in changes:
-        queue_script(pipe, ADJUST_KNOWN, [COUNTS_KEY], [delta, *signatures])
+    if changes:
+        queue_script(pipe, ADJUST_KNOWN, [COUNTS_KEY], adjustments(changes))
+
+
+def adjustments(changes: CountChanges) -> list[str | int]:
+    """The changes as ADJUST_KNOWN_LUA takes them: signature, delta, signature, delta..."""
+    return [item for delta, signatures in changes for signature in signatures for item in (signature, delta)]

@@ -10,11 +10,21 @@ import logging
 
 import redis
 
-from contracts.events import PET_DELETED, Announcement, add_event, newest_event_id
-from contracts.queue import TASKS_KEY, Task, parse_task, push_task, utc_now_iso
+from contracts.events import (
+    ADD_EVENT_LUA,
+    EVENTS_KEY,
+    PET_DELETED,
+    Announcement,
+    add_event,
+    event_fields,
+    newest_event_id,
+)
+from contracts.queue import TASKS_KEY, WAKE_KEY, WAKE_LUA, Task, parse_task, queue_key, utc_now_iso
 from contracts.queue_state import queue_counts
+from contracts.redis_scripts import queue_script
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 from pets import counts
+from pets.counts import ADJUST_KNOWN_LUA
 from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -23,31 +33,57 @@ log = logging.getLogger(__name__)
 DELIVERED_KEY = "pets:outbox:delivered"
 
 
+# enqueue() in one command, run atomically as the transaction it replaced was: the task onto its
+# priority's list with a wake-up token, its id into DELIVERED_KEY, its pet's status, then the
+# list counts and the live event. That transaction was nine commands, and redis-py's work per
+# command was most of a create's Redis CPU; each step's Lua comes from the module that owns it.
+# KEYS: the task's list, wake list, delivered set, status hash, counts hash, event stream.
+# ARGV: payload, task id, pet id, status, event type ('' for none), event data, then the counts'
+# signature, delta pairs (pets/counts.adjustments).
+ENQUEUE = (
+    WAKE_LUA
+    + ADJUST_KNOWN_LUA
+    + ADD_EVENT_LUA
+    + """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+wake(KEYS[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+for i = 7, #ARGV, 2 do adjust_known(KEYS[5], ARGV[i], ARGV[i + 1]) end
+if ARGV[5] ~= '' then add_event(KEYS[6], ARGV[5], ARGV[6]) end
+"""
+)
+
+
 def enqueue(
     task: Task, payload: str, count_changes: counts.CountChanges = (), event: Announcement | None = None
 ) -> bool:
     """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued, adjust
     the list counts and announce the change (contracts/events.py), in one round trip; False (and
     a warning) when Redis cannot take it."""
+    keys, values = _enqueue_arguments(task, payload, count_changes, event)
     try:
-        with get_redis().pipeline(transaction=True) as pipe:
-            enqueue_on(pipe, payload, task)
-            counts.adjust(pipe, count_changes)
-            if event is not None:
-                add_event(pipe, *event)
-            pipe.execute()
+        get_redis().eval(ENQUEUE, len(keys), *keys, *values)
     except redis.RedisError as exc:
         log.warning("Could not queue an enrichment task: %s", exc)
         return False
     return True
 
 
-def enqueue_on(pipe: redis.client.Pipeline, payload: str, task: Task | None = None) -> None:
-    """Queue the commands that push one task on `pipe` (the caller executes it)."""
-    task = task or parse_task(payload)
-    push_task(pipe, payload, task.priority)
-    pipe.sadd(DELIVERED_KEY, task.task_id)
-    pipe.hset(STATUS_KEY, task.pet_id, TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json())
+def enqueue_on(pipe: redis.client.Pipeline, payload: str) -> None:
+    """Queue the push of one staged task on `pipe` (the outbox relay pushes a batch at once)."""
+    queue_script(pipe, ENQUEUE, *_enqueue_arguments(parse_task(payload), payload, (), None))
+
+
+def _enqueue_arguments(
+    task: Task, payload: str, count_changes: counts.CountChanges, event: Announcement | None
+) -> tuple[list[str], list[str | bytes | int]]:
+    """ENQUEUE's keys and values."""
+    keys = [queue_key(task.priority), WAKE_KEY, DELIVERED_KEY, STATUS_KEY, counts.COUNTS_KEY, EVENTS_KEY]
+    status = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json()
+    announced = event_fields(*event) if event is not None else {"type": "", "data": ""}
+    values = [payload, task.task_id, task.pet_id, status, announced["type"], announced["data"]]
+    return keys, [*values, *counts.adjustments(count_changes)]
 
 
 def newest_event_seen() -> str | None:

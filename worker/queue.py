@@ -36,7 +36,7 @@ from contracts.queue import (
     PRIORITIES,
     PROCESSING_KEY_PREFIX,
     WAKE_KEY,
-    WAKE_TOKENS_KEPT,
+    WAKE_LUA,
     Task,
     done_key,
     heartbeat_key,
@@ -53,7 +53,9 @@ DONE_MARKER_SECONDS = 7 * 24 * 3600
 # The scripts below get the lists as KEYS: high, normal, low (in contracts/queue.py's PRIORITIES
 # order, or in the order of this take), then their own. A payload goes to its priority's list;
 # one that is not a task of ours (it is dead-lettered once taken) goes to the normal list.
-QUEUE_OF = f"""
+QUEUE_OF = (
+    WAKE_LUA
+    + """
 local function queue_of(raw, high, normal, low)
   local ok, task = pcall(cjson.decode, raw)
   if ok and type(task) == 'table' then
@@ -62,11 +64,8 @@ local function queue_of(raw, high, normal, low)
   end
   return normal
 end
-local function wake(key)
-  redis.call('RPUSH', key, '1')
-  redis.call('LTRIM', key, -{WAKE_TOKENS_KEPT}, -1)
-end
 """
+)
 
 # KEYS: delayed, high, normal, low, wake. Move every due retry back to the tail of its list,
 # atomically (several consumers may run it), and return the due time of the earliest retry still

@@ -65,6 +65,29 @@ def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_cl
     assert status is not None and (status.state, status.task_id) == ("queued", task.task_id)
 
 
+def test_one_script_queues_wakes_marks_counts_and_announces(pets_db, redis_client):
+    """pets/task_queue.ENQUEUE does in one command what the create's transaction used to."""
+    from contracts.events import EVENTS_KEY, Event
+    from contracts.queue import HIGH, QUEUE_KEYS, WAKE_KEY, WAKE_TOKENS_KEPT
+    from pets.counts import COUNTS_KEY, signature
+    from pets.services import pet_create
+
+    redis_client.rpush(WAKE_KEY, *[b"1"] * (WAKE_TOKENS_KEPT + 10))  # idle consumers' backlog of tokens
+    redis_client.hset(COUNTS_KEY, mapping={signature(None, None): 5, signature("cat", True): 2})  # known
+    write = pet_create(**LUNA, priority=HIGH)
+    [raw] = redis_client.lrange(QUEUE_KEYS[HIGH], 0, -1)
+    task = parse_task(raw)
+    assert raw.decode() == write.document["outbox_task"] and task.priority == HIGH
+    assert redis_client.llen(WAKE_KEY) == WAKE_TOKENS_KEPT  # one more token, the list trimmed
+    assert redis_client.sismember("pets:outbox:delivered", task.task_id)
+    assert TaskStatus.from_json(redis_client.hget(STATUS_KEY, task.pet_id)).task_id == task.task_id
+    counts = {k.decode(): int(v) for k, v in redis_client.hgetall(COUNTS_KEY).items()}
+    assert counts == {"|": 6, "cat|true": 3}  # known counts adjusted, unknown ones left to be computed
+    [(entry_id, fields)] = redis_client.xrange(EVENTS_KEY)
+    event = Event.from_entry(entry_id, fields)
+    assert event.type == "pet.created" and event.data["pet"]["id"] == str(write.pet_id)
+
+
 def test_an_update_queues_a_task_only_when_enrichment_depends_on_the_change(pets_db, redis_client):
     from pets.services import pet_update
 
