@@ -65,8 +65,11 @@ def write_result(directory: Path, pet_id: str, name: str, when: datetime, docume
     Another task that lands on the same name (same pet and second) gets a `_1`, `_2`... suffix.
     """
     task_id = document["metadata"]["task_id"]
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    except FileNotFoundError:  # the folder went away (or never was): made again, not checked per file
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             # Byte for byte what json.dump(indent=2, ensure_ascii=False) writes, several times faster.

@@ -9,7 +9,6 @@ newer task owns the entry, and an older task finishing late does not hide it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import orjson
@@ -24,16 +23,21 @@ DONE = "done"
 TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD)
 FINAL_STATES = frozenset({DONE, DEAD})
 
-# KEYS[1] the hash; ARGV: pet id, task id, the new entry. Set it unless another task owns the pet.
-SET_IF_OWNER = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then
-  local ok, entry = pcall(cjson.decode, current)
-  if ok and type(entry) == 'table' and entry['task_id'] ~= ARGV[2] then return 0 end
+# Set a pet's entry unless another task owns the pet (a newer task's state is never overwritten
+# by an older one finishing late). A Lua function, for the scripts that move tasks (worker/queue.py).
+SET_IF_OWNER_LUA = """
+local function set_if_owner(hash, pet_id, task_id, entry)
+  local current = redis.call('HGET', hash, pet_id)
+  if current then
+    local ok, owner = pcall(cjson.decode, current)
+    if ok and type(owner) == 'table' and owner['task_id'] ~= task_id then return 0 end
+  end
+  redis.call('HSET', hash, pet_id, entry)
+  return 1
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
 """
+# KEYS[1] the hash; ARGV: pet id, task id, the new entry.
+SET_IF_OWNER = SET_IF_OWNER_LUA + "return set_if_owner(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,9 @@ class TaskStatus:
         return self.state in FINAL_STATES
 
     def to_json(self) -> str:
-        # vars(), not asdict(): no deep copy of flat fields, on every state change of every task.
-        return json.dumps({k: v for k, v in vars(self).items() if v is not None}, ensure_ascii=True)
+        # vars(), not asdict(): no deep copy of flat fields; orjson: json.dumps was 5 % of a
+        # consumer's CPU, on every state change of every task.
+        return orjson.dumps({k: v for k, v in vars(self).items() if v is not None}).decode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> TaskStatus | None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import redis
 
 from contracts.dead_letters import DeadLetter
-from contracts.events import TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event
+from contracts.events import ADD_EVENT_LUA, EVENTS_KEY, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
 from contracts.queue import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
@@ -45,7 +45,16 @@ from contracts.queue import (
     utc_now_iso,
 )
 from contracts.redis_scripts import queue_script
-from contracts.task_status import DEAD, DONE, PROCESSING, RETRYING, SET_IF_OWNER, STATUS_KEY, TaskStatus
+from contracts.task_status import (
+    DEAD,
+    DONE,
+    PROCESSING,
+    RETRYING,
+    SET_IF_OWNER,
+    SET_IF_OWNER_LUA,
+    STATUS_KEY,
+    TaskStatus,
+)
 from worker.priorities import HIGH_FIRST
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
@@ -115,6 +124,41 @@ if count > 0 then wake(KEYS[5]) end
 return count
 """
 )
+
+# KEYS: the status hash, then each task's done marker. ARGV: pet id, task id, status entry, for
+# each task. Marks them processing, unless a newer task owns the pet; returns, for each, 1 if its
+# done marker exists (a redelivery of a finished task). A batch in one command: as a pipeline, each
+# task cost the client two commands to pack and two replies to parse.
+START_MANY = (
+    SET_IF_OWNER_LUA
+    + """
+local done_before = {}
+for i = 2, #KEYS do
+  local a = (i - 2) * 3
+  done_before[i - 1] = redis.call('EXISTS', KEYS[i])
+  set_if_owner(KEYS[1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+end
+return done_before
+"""
+)
+
+# KEYS: the processing list, the status hash, the event stream, then each task's done marker.
+# ARGV: the marker's lifetime in seconds, then for each task: the payload as taken, its file,
+# pet id, task id, status entry, task.done event data. Each task: its done marker, out of the
+# processing list, its status, its event; the batch atomically, in one command (it was four per task).
+COMPLETE_MANY = (
+    SET_IF_OWNER_LUA
+    + ADD_EVENT_LUA
+    + f"""
+for i = 4, #KEYS do
+  local a = 1 + (i - 4) * 6
+  redis.call('SET', KEYS[i], ARGV[a + 2], 'EX', ARGV[1])
+  redis.call('LREM', KEYS[1], 1, ARGV[a + 1])
+  set_if_owner(KEYS[2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
+  add_event(KEYS[3], '{TASK_DONE}', ARGV[a + 6])
+end
+"""
+)
 PRIORITY_LISTS = [queue_key(priority) for priority in PRIORITIES]
 
 
@@ -136,6 +180,8 @@ class TaskQueue:
         self._promote_due = client.register_script(PROMOTE_DUE)
         self._take_many = client.register_script(TAKE_MANY)
         self._requeue = client.register_script(REQUEUE)
+        self._start_many = client.register_script(START_MANY)
+        self._complete_many = client.register_script(COMPLETE_MANY)
 
     # -- taking and finishing --------------------------------------------------------------
     def take(self, timeout_seconds: float, limit: int = 1, order: Sequence[str] = HIGH_FIRST) -> list[bytes]:
@@ -164,24 +210,20 @@ class TaskQueue:
     def start(self, tasks: list[Task]) -> list[bool]:
         """Mark the tasks as processing; for each, True if it was already done (a redelivery).
         One round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            for task in tasks:
-                pipe.exists(done_key(task.task_id))
-                self._record(pipe, task, PROCESSING)
-            replies = pipe.execute()
-        return [bool(already_done) for already_done in replies[::2]]
+        keys = [STATUS_KEY, *(done_key(task.task_id) for task in tasks)]
+        values = [value for task in tasks for value in self._status(task, PROCESSING)]
+        return [bool(done_before) for done_before in self._start_many(keys=keys, args=values)]
 
     def complete(self, finished: list[Finished]) -> None:
         """Record tasks as done (for redeliveries), drop them from our processing list and
-        announce them (contracts/events.py), in one transaction."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            for item in finished:
-                task = item.task
-                pipe.set(done_key(task.task_id), item.file, ex=DONE_MARKER_SECONDS)
-                pipe.lrem(self.processing_key, 1, item.raw)
-                self._record(pipe, task, DONE)
-                add_event(pipe, TASK_DONE, {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result})
-            pipe.execute()
+        announce them (contracts/events.py), atomically, in one round trip."""
+        keys = [self.processing_key, STATUS_KEY, EVENTS_KEY, *(done_key(item.task.task_id) for item in finished)]
+        values: list[str | bytes | int] = [DONE_MARKER_SECONDS]
+        for item in finished:
+            task = item.task
+            event = {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result}
+            values += [item.raw, item.file, *self._status(task, DONE), event_fields(TASK_DONE, event)["data"]]
+        self._complete_many(keys=keys, args=values)
 
     def drop(self, raw: bytes) -> None:
         self.redis.lrem(self.processing_key, 1, raw)
@@ -221,6 +263,10 @@ class TaskQueue:
             pipe.execute()
 
     def _record(self, pipe: redis.client.Pipeline, task: Task, state: str, next_attempt_at: str | None = None) -> None:
+        queue_script(pipe, SET_IF_OWNER, [STATUS_KEY], list(self._status(task, state, next_attempt_at)))
+
+    def _status(self, task: Task, state: str, next_attempt_at: str | None = None) -> tuple[str, str, str]:
+        """SET_IF_OWNER's values for this task entering `state`: pet id, task id, status entry."""
         status = TaskStatus(
             state=state,
             task_id=task.task_id,
@@ -230,7 +276,7 @@ class TaskQueue:
             next_attempt_at=next_attempt_at,
             error=task.last_error if state in (RETRYING, DEAD) else None,
         )
-        queue_script(pipe, SET_IF_OWNER, [STATUS_KEY], [task.pet_id, task.task_id, status.to_json()])
+        return task.pet_id, task.task_id, status.to_json()
 
     def promote_due(self, limit: int = 100) -> float | None:
         """Requeue the retries that are due; seconds until the next one is (None: no retry waits)."""
