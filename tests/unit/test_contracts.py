@@ -90,6 +90,12 @@ def test_write_result_is_atomic_and_never_overwrites(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [first.name, second.name]  # no temporary file left
 
 
+def test_a_results_folder_removed_while_running_is_made_again(tmp_path):
+    folder = tmp_path / "processed_data" / "nested"
+    written, new = results.write_result(folder, "p1", "Luna", WHEN, doc("t1", 1))
+    assert new and written.parent == folder and json.loads(written.read_text())["n"] == 1
+
+
 def test_a_redelivered_task_keeps_its_first_file(tmp_path):
     results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
     results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
