@@ -36,6 +36,7 @@ class WorkerSettings:
     wikipedia_requests_per_second: int
     poll_seconds: float
     batch_max: int
+    batch_seconds: float
     priority_max_wait_seconds: float
     metrics_port: int
     metrics_address: str
@@ -65,6 +66,7 @@ class WorkerSettings:
             wikipedia_requests_per_second=env.integer("WIKIPEDIA_MAX_REQUESTS_PER_SECOND", 20, minimum=1),
             poll_seconds=env.number("CONSUMER_POLL_SECONDS", 1, minimum=0.05),
             batch_max=env.integer("CONSUMER_BATCH_MAX", 50, minimum=1),
+            batch_seconds=env.number("CONSUMER_BATCH_SECONDS", 0.2, minimum=0),
             priority_max_wait_seconds=env.number("CONSUMER_PRIORITY_MAX_WAIT_SECONDS", 10, minimum=0.1),
             metrics_port=env.integer("CONSUMER_METRICS_PORT", 0, minimum=0),
             metrics_address=env.text("CONSUMER_METRICS_ADDRESS", "127.0.0.1"),

@@ -1,7 +1,7 @@
 """The consumer loop: take tasks, enrich each pet, write its file, record where each task went.
 
-Tasks are taken in batches sized to about 50 ms of work (worker/prefetch.py): one at a time while
-each needs Wikipedia, dozens once the summaries are cached; high priority first, unless a normal
+Tasks are taken in batches sized to about CONSUMER_BATCH_SECONDS of work (worker/prefetch.py): one
+at a time while each needs Wikipedia, dozens once the summaries are cached; high priority first, unless a normal
 or low task has waited too long at the head of its list (worker/priorities.py). A batch's result records are inserted
 together and its done tasks leave the queue in one transaction.
 
@@ -93,7 +93,7 @@ class Consumer:
         self.queue = queue
         self.wikipedia = wikipedia
         self.retries = RetryPolicy(settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds)
-        self.prefetch = Prefetch(settings.batch_max)
+        self.prefetch = Prefetch(settings.batch_max, settings.batch_seconds)
         self.priorities = PriorityAging(settings.priority_max_wait_seconds)
         self.heartbeat = Heartbeat(queue, settings.heartbeat_ttl_seconds)
         self._stop = threading.Event()
