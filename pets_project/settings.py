@@ -93,12 +93,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",  # lazy: only /ops/ reads a session
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Sessions, CSRF, request.user and messages: only the staff panel has them (ops/sessions.py).
 ]
 LOGIN_URL = "/ops/login/"
 CSRF_FAILURE_VIEW = "pets.errors.json_csrf_failure"
