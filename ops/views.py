@@ -1,6 +1,7 @@
 """`/ops/`: the operations panel, for staff (Django's session login; every action a CSRF-checked
-POST, recorded in the audit trail). ops/urls.py gives each view its session (ops/sessions.py). Thin views: the reads are in ops/selectors.py, the actions in
-ops/services.py and the shared contracts/dead_letter_ops.py."""
+POST, recorded in the audit trail). ops/urls.py gives each view its session (ops/sessions.py).
+Thin views: the reads are in ops/selectors.py, the actions in ops/services.py and the shared
+contracts/dead_letter_ops.py."""
 
 from __future__ import annotations
 
