@@ -14,11 +14,11 @@ from collections.abc import Callable
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpResponse
+from django.http import HttpResponseBase
 from django.utils.decorators import decorator_from_middleware
 from django.views.decorators.csrf import csrf_protect
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 with_session = decorator_from_middleware(SessionMiddleware)
 with_user = decorator_from_middleware(AuthenticationMiddleware)
