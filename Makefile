@@ -11,7 +11,7 @@ help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite against real services it starts itself"
 	@echo "make test-fast     the in-process tests only (tests/unit, seconds): services, selectors, policies"
-	@echo "make bench  the API and workers against bare floor implementations (about 7 minutes)"
+	@echo "make bench  the API and workers against bare floor implementations (about 9 minutes)"
 	@echo "make status        where the tasks are (the Redis that make run uses)"
 	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
 	@echo "make lint   ruff, mypy, the import rules (import-linter) and hadolint"

@@ -3,7 +3,7 @@
 Tasks are taken in batches sized to about CONSUMER_BATCH_SECONDS of work (worker/prefetch.py): one
 at a time while each needs Wikipedia, dozens once the summaries are cached; high priority first, unless a normal
 or low task has waited too long at the head of its list (worker/priorities.py). A batch's result records are inserted
-together and its done tasks leave the queue in one transaction.
+together and its done tasks leave the queue in one atomic script.
 
 Delivery is at least once, with exactly one file and one result record in effect:
 - a task is moved (LMOVE) into this consumer's processing list and leaves it only in the Redis
@@ -223,7 +223,7 @@ class Consumer:
         self.prefetch.observe(len(raws), time.monotonic() - started)
 
     def _finish(self, written: list[Written]) -> None:
-        """One insert of the batch's result records, then one transaction marking its tasks done."""
+        """One insert of the batch's result records, then one script marking its tasks done."""
         try:
             self.results.record([item.record for item in written if item.record is not None])
         except redis.RedisError:
