@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 import orjson
 import redis
 
+from contracts.redis_scripts import queue_script
+
 TASKS_KEY = "pets:tasks"  # list of normal tasks (and those pushed by hand): RPUSH, taken from the head
 HIGH, NORMAL, LOW = "high", "normal", "low"
 PRIORITIES = (HIGH, NORMAL, LOW)  # the order consumers prefer
@@ -42,21 +44,22 @@ def queue_key(priority: str) -> str:
     return QUEUE_KEYS[priority]
 
 
-# The wake-up token in Lua, for the scripts that queue tasks (worker/queue.py, pets/task_queue.py).
+# The wake-up token in Lua, for every script that queues tasks (worker/queue.py, pets/task_queue.py,
+# PUSH_TASK below): the one definition of how producers wake idle consumers.
 WAKE_LUA = f"""
 local function wake(key)
   redis.call('RPUSH', key, '1')
   redis.call('LTRIM', key, -{WAKE_TOKENS_KEPT}, -1)
 end
 """
+# KEYS: the task's list, the wake list; ARGV[1] the payload.
+PUSH_TASK = WAKE_LUA + "redis.call('RPUSH', KEYS[1], ARGV[1])\nwake(KEYS[2])\n"
 
 
 def push_task(pipe: redis.client.Pipeline, payload: str, priority: str) -> None:
-    """Queue the commands that push a task onto its priority's list and wake a consumer (the
-    caller executes `pipe`, inside a transaction with the rest of its change)."""
-    pipe.rpush(queue_key(priority), payload)
-    pipe.rpush(WAKE_KEY, b"1")
-    pipe.ltrim(WAKE_KEY, -WAKE_TOKENS_KEPT, -1)
+    """Queue the push of a task onto its priority's list, with a consumer's wake-up token, on
+    `pipe` (the caller executes it, inside a transaction with the rest of its change)."""
+    queue_script(pipe, PUSH_TASK, [queue_key(priority), WAKE_KEY], [payload])
 
 
 def processing_key(consumer_name: str) -> str:
