@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,6 +112,30 @@ def test_a_taken_port_is_named_with_its_holder_and_variable():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to run as another user")
+def test_a_port_held_by_a_process_it_cannot_see_says_so():
+    """Run as `nobody`, the check cannot read root's sockets: it says so instead of guessing."""
+    with tempfile.TemporaryDirectory() as folder:  # pytest's own tmp_path is closed to other users
+        os.chmod(folder, 0o755)
+        script = Path(folder) / "check_ports.py"
+        shutil.copy(ROOT / "scripts" / "check_ports.py", script)
+        result = run_as_nobody(script)
+    assert result.returncode == 1, result.stderr
+    assert "is already in use by a process this user cannot see." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def run_as_nobody(script: Path) -> subprocess.CompletedProcess:
+    # The system's interpreter: this one may sit in root's home, which `nobody` cannot enter.
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or sys.executable
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        result = subprocess.run([*as_nobody, python, str(script), f"API_PORT={port}"], capture_output=True, text=True)
+    assert f"port {port} (API_PORT)" in result.stderr, result.stderr
+    return result
+
+
 def test_an_unreachable_database_is_named_while_waiting_and_in_the_error(tmp_path):
     env = base_env(
         DJANGO_DEBUG="true",
@@ -131,11 +156,19 @@ def test_an_unreachable_database_is_named_while_waiting_and_in_the_error(tmp_pat
         result.stderr
     )
     assert "s3cret" not in result.stderr
+    heartbeat = tmp_path / "relay.alive"
     relay = subprocess.run(
-        [sys.executable, "manage.py", "relay_outbox", "--once"], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "manage.py", "relay_outbox", "--once"],
+        cwd=ROOT,
+        env={**env, "OUTBOX_RELAY_HEARTBEAT_FILE": str(heartbeat)},
+        capture_output=True,
+        text=True,
     )
     [line] = [line for line in relay.stderr.splitlines() if "round failed" in line]
     assert "Topology Description" not in line and len(line) < 300, line
+    # A failed round is still a round: the relay is alive, so its health check passes.
+    alive = subprocess.run([sys.executable, "-m", "pets.heartbeat_file", str(heartbeat), "60"], cwd=ROOT)
+    assert alive.returncode == 0
 
 
 def test_an_expired_token_says_it_is_expired(api_server, anon):

@@ -1,6 +1,6 @@
-"""deploy/k8s/: Kustomize renders it (kubectl's built-in kustomize) and every object passes its schema,
-offline: Kubernetes' own (shipped by kubernetes-validate) and KEDA's ScaledObject CRD (kept in
-deploy/k8s/schemas/). Then the promises the manifests make are checked one by one."""
+"""deploy/k8s/: Kustomize renders it (the kustomize built into the kubectl pinned in requirements-dev.txt)
+and every object passes its schema, offline: Kubernetes' own (shipped by kubernetes-validate) and
+KEDA's ScaledObject CRD (kept in deploy/k8s/schemas/). Then the promises the manifests make are checked one by one."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, VENV_BIN
 
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.33.0"
@@ -26,7 +26,7 @@ def render(tmp_path: Path, target: str) -> list[dict]:
     shutil.copytree(K8S, copy_dir)
     shutil.copy(copy_dir / "base" / "secrets.env.example", copy_dir / "base" / "secrets.env")
     result = subprocess.run(
-        ["kubectl", "kustomize", str(copy_dir / target)], capture_output=True, text=True, timeout=60
+        [str(VENV_BIN / "kubectl"), "kustomize", str(copy_dir / target)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return [document for document in yaml.safe_load_all(result.stdout) if document]
