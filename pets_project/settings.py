@@ -170,6 +170,8 @@ REDIS_TIMEOUT_SECONDS = env.number("REDIS_TIMEOUT_SECONDS", 1, minimum=0.01)
 PROCESSED_DIR = Path(env.text("PROCESSED_DIR") or BASE_DIR / "processed_data")
 OUTBOX_RELAY_INTERVAL_SECONDS = env.number("OUTBOX_RELAY_INTERVAL_SECONDS", 5, minimum=0.01)
 OUTBOX_GRACE_SECONDS = env.number("OUTBOX_GRACE_SECONDS", 10, minimum=0)
+# Touched by the relay every round, for a health check (pets/heartbeat_file.py); unset: none.
+OUTBOX_RELAY_HEARTBEAT_FILE = env.text("OUTBOX_RELAY_HEARTBEAT_FILE")
 
 # --- First admin (manage.py ensure_admin) -----------------------------------------------------
 SUPERUSER_USERNAME = env.text("DJANGO_SUPERUSER_USERNAME", "admin" if DEBUG else "")
