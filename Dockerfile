@@ -14,7 +14,14 @@ RUN pip install --no-cache-dir -r requirements.txt
 RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --home-dir /app app \
     && mkdir -p /app/data /app/processed_data && chown 10001:10001 /app/data /app/processed_data
 
-COPY . .
+# What runs, nothing else (no tests, docs, bench or deploy files).
+COPY manage.py gunicorn.conf.py ./
+COPY docker/entrypoint.sh ./docker/
+COPY contracts/ ./contracts/
+COPY pets/ ./pets/
+COPY ops/ ./ops/
+COPY pets_project/ ./pets_project/
+COPY templates/ ./templates/
 
 USER 10001:10001
 EXPOSE 8000

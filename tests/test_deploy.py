@@ -48,9 +48,35 @@ def test_images_persistence_and_health_checks():
 def test_outbox_relay_runs_the_relay_with_the_apis_settings():
     relay, api = SERVICES["outbox-relay"], SERVICES["django-api"]
     assert relay["command"] == ["python", "manage.py", "relay_outbox"]
-    for name in ("MONGODB_URI", "REDIS_HOST", "DJANGO_SECRET_KEY_FILE", "DJANGO_SQLITE_PATH"):
+    # The key reaches both the same way, given in .env or generated in the shared volume.
+    for name in ("MONGODB_URI", "REDIS_HOST", "DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE", "DJANGO_SQLITE_PATH"):
         assert relay["environment"][name] == api["environment"][name]
     assert "api_data:/app/data" in relay["volumes"]
+    assert relay["image"] == api["image"] and "build" not in relay  # one image, built once
+    # A real health check (`up --wait` needs one on every service): the heartbeat the relay touches.
+    heartbeat = relay["environment"]["OUTBOX_RELAY_HEARTBEAT_FILE"]
+    assert relay["healthcheck"]["test"][:4] == ["CMD", "python", "-m", "pets.heartbeat_file"]
+    assert relay["healthcheck"]["test"][4] == heartbeat
+
+
+def test_every_service_has_a_health_check_and_named_images_are_built_once():
+    for name, spec in SERVICES.items():
+        assert spec.get("healthcheck", {}).get("disable") is not True, name
+        assert "healthcheck" in spec or name.startswith(("django-api", "consumer-")), name  # theirs: in the image
+    built = [spec["image"] for spec in SERVICES.values() if "build" in spec]
+    assert sorted(built) == ["pets-api:${PETS_IMAGE_TAG:-latest}", "pets-consumer:${PETS_IMAGE_TAG:-latest}"]
+    for spec in SERVICES.values():
+        if spec["image"] in built and "build" not in spec:
+            assert spec["pull_policy"] == "never"  # never looked for in a registry
+
+
+def test_host_ports_are_settable_and_the_service_name_is_always_an_allowed_host():
+    assert SERVICES["redis"]["ports"] == ["127.0.0.1:${REDIS_HOST_PORT:-6379}:6379"]
+    assert SERVICES["mongodb"]["ports"] == ["127.0.0.1:${MONGODB_HOST_PORT:-27017}:27017"]
+    assert SERVICES["django-api"]["ports"] == ["127.0.0.1:${API_PORT:-8000}:8000"]
+    assert SERVICES["django-api"]["environment"]["DJANGO_ALLOWED_HOSTS"].endswith("},django-api")
+    # Every volume an image declares is named, so `down` leaves no anonymous one behind.
+    assert "mongo_config:/data/configdb" in SERVICES["mongodb"]["volumes"]
 
 
 def test_api_waits_for_healthy_services_and_shares_processed_data():
@@ -64,7 +90,7 @@ def test_api_waits_for_healthy_services_and_shares_processed_data():
 @pytest.mark.parametrize("name", CONSUMERS)
 def test_consumers(name):
     consumer = SERVICES[name]
-    assert consumer["build"]["dockerfile"] == "Dockerfile.consumer"
+    assert consumer["image"] == "pets-consumer:${PETS_IMAGE_TAG:-latest}"
     assert consumer["restart"] == "unless-stopped"
     assert consumer["environment"]["CONSUMER_ID"] == name[-1]
     assert consumer["environment"]["REDIS_HOST"] == "redis"
@@ -109,6 +135,15 @@ def test_consumer_image_gets_no_django():
     assert set(copied) == {"requirements-worker.txt", "consumer.py", "contracts/", "worker/"}
 
 
+def test_api_image_copies_only_what_runs():
+    api = (ROOT / "Dockerfile").read_text()
+    copied = {name for line in api.splitlines() if line.startswith("COPY ") for name in line.split()[1:-1]}
+    assert copied == {
+        "requirements.txt", "requirements-worker.txt", "manage.py", "gunicorn.conf.py", "docker/entrypoint.sh",
+        "contracts/", "pets/", "ops/", "pets_project/", "templates/",
+    }  # fmt: skip
+
+
 def test_worker_code_never_imports_django():
     probe = "import sys, consumer; print(any(m.split('.')[0] in ('django', 'pets') for m in sys.modules))"
     result = subprocess.run(
@@ -137,12 +172,11 @@ def run_entrypoint(mongo_uri):
 
 
 def _run_entrypoint(tmp_path: Path, **env_extra: str) -> subprocess.CompletedProcess:
+    admin = {"DJANGO_SUPERUSER_USERNAME": "admin", "DJANGO_SUPERUSER_PASSWORD": "s3cret-pass"}
     env = base_env(
         DJANGO_SECRET_KEY_FILE=str(tmp_path / "data" / "secret_key"),
         DJANGO_SQLITE_PATH=str(tmp_path / "data" / "db.sqlite3"),
-        DJANGO_SUPERUSER_USERNAME="admin",
-        DJANGO_SUPERUSER_PASSWORD="s3cret-pass",
-        **env_extra,
+        **{**admin, **env_extra},
     )
     return subprocess.run(
         ["sh", str(ROOT / "docker" / "entrypoint.sh"), "python", "-c", "print('command ran')"],
@@ -167,6 +201,48 @@ def test_entrypoint_generates_a_key_once_migrates_creates_admin_and_execs(tmp_pa
     assert second.returncode == 0, second.stderr
     assert "generating" not in second.stdout and "already exists" in second.stdout
     assert key_file.read_text().strip() == key  # tokens survive restarts
+
+
+def test_the_admin_is_made_once_says_how_when_it_cannot_and_keeps_its_password(tmp_path, run_entrypoint):
+    """No password given: the log says how to make an admin without a prompt. A password changed in
+    the environment later is applied only when asked (`ensure_admin --reset-password`)."""
+    nobody = run_entrypoint(tmp_path, DJANGO_SUPERUSER_PASSWORD="")
+    assert nobody.returncode == 0, nobody.stderr
+    assert "No admin user exists, and DJANGO_SUPERUSER_PASSWORD is not set" in nobody.stderr
+    assert "docker compose exec -e DJANGO_SUPERUSER_PASSWORD=... django-api python manage.py createsuperuser" in (
+        nobody.stderr
+    )
+    data = tmp_path / "data"
+    env = base_env(DJANGO_SECRET_KEY_FILE=str(data / "secret_key"), DJANGO_SQLITE_PATH=str(data / "db.sqlite3"))
+
+    def manage(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True
+        )
+
+    def password_is(password: str) -> bool:
+        probe = "from django.contrib.auth import authenticate; print(bool(authenticate(username='admin', password=%r)))"
+        return manage("shell", "-v", "0", "-c", probe % password).stdout.strip() == "True"
+
+    # The README's non-interactive way, as `docker compose exec -e ...` runs it.
+    made = manage(
+        "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
+        DJANGO_SUPERUSER_PASSWORD="first-pass-1",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert password_is("first-pass-1")
+    kept = manage("ensure_admin", DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD="second-pass-2")
+    assert "already exists (its password is left as it is" in kept.stdout
+    assert password_is("first-pass-1") and not password_is("second-pass-2")
+    reset = manage(
+        "ensure_admin", "--reset-password", DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD="second-pass-2"
+    )
+    assert reset.returncode == 0 and "Password of 'admin' set from DJANGO_SUPERUSER_PASSWORD" in reset.stdout
+    assert password_is("second-pass-2")
+    listed = manage("ensure_admin")
+    assert "admin users: admin" in listed.stdout and "No admin user exists" not in listed.stderr
+    refused = manage("ensure_admin", "--reset-password")
+    assert refused.returncode == 1 and "--reset-password needs DJANGO_SUPERUSER_USERNAME" in refused.stderr
 
 
 def test_replicas_can_leave_the_setup_to_its_own_step(tmp_path, run_entrypoint):
