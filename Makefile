@@ -5,12 +5,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install services test-services run test test-fast bench lint audit status dead-letters clean
+.PHONY: help install services test-services run test test-fast compose-test test-in-container bench lint audit status dead-letters clean
 
 help:
 	@echo "make run    start Redis, the database, the API and three consumers (Ctrl-C stops all)"
 	@echo "make test   run the whole test suite against real services it starts itself"
 	@echo "make test-fast     the in-process tests only (tests/unit, seconds): services, selectors, policies"
+	@echo "make compose-test  docker compose up for real: builds, runs the README's Docker steps, kills, restarts (needs a Docker engine)"
+	@echo "make test-in-container  a fresh clone's make test in a bare Debian 12 container (needs a Docker engine)"
 	@echo "make bench  the API and workers against bare floor implementations (about 9 minutes)"
 	@echo "make status        where the tasks are (the Redis that make run uses)"
 	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
@@ -40,6 +42,12 @@ test: install test-services
 test-fast: install services
 	$(PY) -m pytest tests/unit
 
+compose-test: install
+	$(PY) -m pytest tests/compose/smoke.py -x -s -p no:cacheprovider --timeout 1800
+
+test-in-container:
+	@./scripts/test-in-container.sh
+
 bench: install
 	@./scripts/ensure-system-packages.sh --with-bench
 	$(PY) -m bench
@@ -55,6 +63,11 @@ lint: install
 	DJANGO_DEBUG=true $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint Dockerfile Dockerfile.consumer
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml tests/compose/compose.test.yml
+	@if docker compose version >/dev/null 2>&1; then \
+		echo "docker compose config -q"; docker compose config -q && \
+		COMPOSE_FILE=docker-compose.yml:tests/compose/compose.test.yml docker compose config -q; \
+	else echo "docker compose is not installed: its own config check skipped (the schema check above ran)"; fi
 
 audit: install
 	$(VENV)/bin/pip-audit --strict --progress-spinner off -r requirements.txt
