@@ -6,6 +6,7 @@ and the settings' refusal to run production with a development secret.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -203,48 +204,6 @@ def test_entrypoint_generates_a_key_once_migrates_creates_admin_and_execs(tmp_pa
     assert key_file.read_text().strip() == key  # tokens survive restarts
 
 
-def test_the_admin_is_made_once_says_how_when_it_cannot_and_keeps_its_password(tmp_path, run_entrypoint):
-    """No password given: the log says how to make an admin without a prompt. A password changed in
-    the environment later is applied only when asked (`ensure_admin --reset-password`)."""
-    nobody = run_entrypoint(tmp_path, DJANGO_SUPERUSER_PASSWORD="")
-    assert nobody.returncode == 0, nobody.stderr
-    assert "No admin user exists, and DJANGO_SUPERUSER_PASSWORD is not set" in nobody.stderr
-    assert "docker compose exec -e DJANGO_SUPERUSER_PASSWORD=... django-api python manage.py createsuperuser" in (
-        nobody.stderr
-    )
-    data = tmp_path / "data"
-    env = base_env(DJANGO_SECRET_KEY_FILE=str(data / "secret_key"), DJANGO_SQLITE_PATH=str(data / "db.sqlite3"))
-
-    def manage(*args: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True
-        )
-
-    def password_is(password: str) -> bool:
-        probe = "from django.contrib.auth import authenticate; print(bool(authenticate(username='admin', password=%r)))"
-        return manage("shell", "-v", "0", "-c", probe % password).stdout.strip() == "True"
-
-    # The README's non-interactive way, as `docker compose exec -e ...` runs it.
-    made = manage(
-        "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com",
-        DJANGO_SUPERUSER_PASSWORD="first-pass-1",
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    assert password_is("first-pass-1")
-    kept = manage("ensure_admin", DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD="second-pass-2")
-    assert "already exists (its password is left as it is" in kept.stdout
-    assert password_is("first-pass-1") and not password_is("second-pass-2")
-    reset = manage(
-        "ensure_admin", "--reset-password", DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD="second-pass-2"
-    )
-    assert reset.returncode == 0 and "Password of 'admin' set from DJANGO_SUPERUSER_PASSWORD" in reset.stdout
-    assert password_is("second-pass-2")
-    listed = manage("ensure_admin")
-    assert "admin users: admin" in listed.stdout and "No admin user exists" not in listed.stderr
-    refused = manage("ensure_admin", "--reset-password")
-    assert refused.returncode == 1 and "--reset-password needs DJANGO_SUPERUSER_USERNAME" in refused.stderr
-
-
 def test_replicas_can_leave_the_setup_to_its_own_step(tmp_path, run_entrypoint):
     skipped = run_entrypoint(tmp_path, API_RUN_SETUP="false")
     assert skipped.returncode == 0, skipped.stderr
@@ -298,6 +257,12 @@ def test_env_example_documents_every_setting():
                  "JWT_ACCESS_MINUTES", "JWT_REFRESH_DAYS", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD",
                  "DJANGO_SUPERUSER_EMAIL"):  # fmt: skip
         assert name in documented, name
+
+
+def test_env_example_documents_every_variable_compose_reads():
+    read = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    documented = set(re.findall(r"^#? ?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read - documented == set()
 
 
 def test_redis_server_binary_is_available():

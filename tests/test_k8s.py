@@ -129,6 +129,13 @@ def test_every_pod_runs_as_non_root_without_privileges_and_consumers_get_time_to
     assert consumer["terminationGracePeriodSeconds"] >= 30
 
 
+def test_the_relay_is_restarted_when_its_heartbeat_goes_stale(rendered):
+    [relay] = the(rendered, "Deployment", "pet-outbox-relay")["spec"]["template"]["spec"]["containers"]
+    heartbeat = {e["name"]: e["value"] for e in relay["env"]}["OUTBOX_RELAY_HEARTBEAT_FILE"]
+    assert heartbeat.startswith("/tmp/")  # the pod's writable emptyDir; the root filesystem is read-only
+    assert relay["livenessProbe"]["exec"]["command"] == ["python", "-m", "pets.heartbeat_file", heartbeat, "60"]
+
+
 def test_the_single_node_overlay_runs_one_api_and_its_own_backing_services(tmp_path):
     objects = render(tmp_path, "overlays/single-node")
     assert the(objects, "Deployment", "pet-api")["spec"]["replicas"] == 1

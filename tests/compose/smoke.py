@@ -124,25 +124,22 @@ class Stack:
         return [name for name in listing.stdout.split() if name.startswith(pet["id"])]
 
     def wait_for_file(self, pet: dict, timeout: float = 90) -> str:
-        name = wait_until(lambda: (files := self.files_of(pet)) and files[0], timeout, f"{pet['name']}'s file")
-        return name
+        first = self.wait_until(lambda: (files := self.files_of(pet)) and files[0], timeout, f"{pet['name']}'s file")
+        return str(first)
+
+    def wait_until(self, probe: Callable[[], object], timeout: float, what: str) -> object:
+        deadline = time.monotonic() + timeout
+        while not (value := probe()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} after {timeout:.0f}s\n--- services\n{self.diagnosis()}", pytrace=False)
+            time.sleep(1)
+        return value
 
     def read_file(self, name: str) -> dict:
         return json.loads(self.run(["docker", "exec", "pets-django-api", "cat", f"{PROCESSED}/{name}"]).stdout)
 
     def up(self, *services: str) -> None:
         self.compose("up", "--wait", *services)
-
-
-def wait_until(probe: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {timeout:.0f}s", pytrace=False)
-        time.sleep(1)
 
 
 def engine_problem() -> str | None:
@@ -267,7 +264,7 @@ def test_a_consumer_killed_mid_task_loses_nothing(stack):
                     return service
             return None
 
-        service = str(wait_until(holder, 30, "consumer taking Shelly's task"))
+        service = str(stack.wait_until(holder, 30, "consumer taking Shelly's task"))
         stack.run(["docker", "kill", "--signal", "KILL", f"pets-{service}"])
         print(f"[compose-test]   killed pets-{service} while it waited on Wikipedia", flush=True)
         name = stack.wait_for_file(pet, timeout=120)
@@ -303,22 +300,23 @@ def test_down_then_up_keeps_everything_and_the_queue(stack):
         stack.wait_for_file(waiting)
 
 
-def test_an_env_from_the_example_with_a_secret_key_starts_healthy(stack):
-    """`cp .env.example .env` with DJANGO_SECRET_KEY set: every service, the relay included, comes up
-    healthy, and the API answers by its service name inside the network."""
-    with step("cp .env.example .env with DJANGO_SECRET_KEY: up --wait, calls by service name"):
-        env_file = (stack.folder / ".env.example").read_text()
-        env_file = env_file.replace("\nDJANGO_SECRET_KEY=\n", f"\nDJANGO_SECRET_KEY={secrets.token_urlsafe(50)}\n")
-        assert "DJANGO_SECRET_KEY=\n" not in env_file
-        (stack.folder / ".env").write_text(env_file)
-        stack.compose("up", "--build", "--wait")
-        by_name = stack.compose(
-            "exec", "-T", "outbox-relay", "python", "-c",
-            "import urllib.request; print(urllib.request.urlopen('http://django-api:8000/', timeout=5).status)",
-        )  # fmt: skip
-        assert by_name.stdout.strip() == "200"
-        response = stack.login(stack_password())  # the admin made before: same password
-        assert response.status_code == 200, response.text
+def test_an_env_from_the_example_and_then_a_secret_key_in_it_start_healthy(stack):
+    """`cp .env.example .env` as it is, then with DJANGO_SECRET_KEY set: each time every service, the
+    relay included, comes up healthy, and the API answers by its service name inside the network."""
+    example = (stack.folder / ".env.example").read_text()
+    with_key = example.replace("\nDJANGO_SECRET_KEY=\n", f"\nDJANGO_SECRET_KEY={secrets.token_urlsafe(50)}\n")
+    assert with_key != example
+    for label, env_file in ((".env.example as it is", example), ("DJANGO_SECRET_KEY set", with_key)):
+        with step(f"cp .env.example .env ({label}): up --build --wait, a call by service name, the admin"):
+            (stack.folder / ".env").write_text(env_file)
+            stack.compose("up", "--build", "--wait")
+            by_name = stack.compose(
+                "exec", "-T", "outbox-relay", "python", "-c",
+                "import urllib.request; print(urllib.request.urlopen('http://django-api:8000/', timeout=5).status)",
+            )  # fmt: skip
+            assert by_name.stdout.strip() == "200"
+            response = stack.login(stack_password())  # the admin made at the start: same password
+            assert response.status_code == 200, response.text
 
 
 def test_down_v_removes_everything(stack):
