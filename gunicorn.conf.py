@@ -6,13 +6,20 @@ binds 0.0.0.0, the tests a free port). See pets_project/server.py for why the wo
 
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
+# gunicorn runs this file before any --chdir, from wherever it was started: find the project.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contracts.environment import Environment  # noqa: E402
+
+env = Environment()  # a bad value stops gunicorn with an error naming the variable
 wsgi_app = "pets_project.asgi:application"
 worker_class = "pets_project.server.ApiWorker"
-bind = [f"{os.environ.get('API_HOST') or '127.0.0.1'}:{os.environ.get('API_PORT') or '8000'}"]
+bind = [f"{env.text('API_HOST', '127.0.0.1')}:{env.integer('API_PORT', 8000, minimum=1)}"]
 # WEB_CONCURRENCY (gunicorn's own variable) sets the number of worker processes.
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+workers = env.integer("WEB_CONCURRENCY", 2, minimum=1)
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
@@ -22,8 +29,8 @@ control_socket_disable = True  # several gunicorns on one host must not share $H
 # Prometheus counts (pets/metrics.py): each worker process writes its own in this directory, and a
 # scrape adds them up. It starts empty, a worker that exits is marked dead, and a directory made
 # here (none was given; a blank value, as .env.example has, counts as none) goes when gunicorn does.
-_made_metrics_dir = not (os.environ.get("PROMETHEUS_MULTIPROC_DIR") or "").strip()
-if _made_metrics_dir:
+_made_metrics_dir = not env.text("PROMETHEUS_MULTIPROC_DIR")
+if _made_metrics_dir:  # prometheus_client reads it from the environment, in every worker
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="petapp-metrics-")
 
 

@@ -13,11 +13,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from contracts.environment import Environment
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pets_project.settings")
 
-API_THREADS = Environment().integer("API_THREADS", 2, minimum=1)
 wsgi_application = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402 (after the settings are configured)
@@ -26,7 +23,7 @@ from pets import live  # noqa: E402 (reads the settings)
 from pets_project.threaded_wsgi import ThreadedWsgi  # noqa: E402
 
 django_application = ThreadedWsgi(
-    wsgi_application, threads=API_THREADS, body_limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    wsgi_application, threads=settings.API_THREADS, body_limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 )
 
 

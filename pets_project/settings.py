@@ -161,6 +161,8 @@ except ConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 # The bearer token a Prometheus scrape of /metrics must carry; unset: /metrics answers 404.
 METRICS_TOKEN = env.text("METRICS_TOKEN")
+# Threads per API worker process running Django (pets_project/asgi.py, threaded_wsgi.py).
+API_THREADS = env.integer("API_THREADS", 2, minimum=1)
 # Open live event streams (GET /api/events/) one API process holds at most; past it, 503.
 LIVE_MAX_STREAMS = env.integer("LIVE_MAX_STREAMS", 1000, minimum=1)
 # Read by prometheus-client itself (gunicorn.conf.py sets it for the API's workers). Settings load
@@ -245,6 +247,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {
         "handlers": ["console"],
-        "level": env.choice("DJANGO_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper(),
+        "level": LOG_LEVEL,
     },
 }
