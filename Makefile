@@ -39,7 +39,7 @@ run: install services
 test: install test-services
 	$(PY) -m pytest
 
-test-fast: install services
+test-fast: install
 	$(PY) -m pytest tests/unit
 
 compose-test: install

@@ -19,7 +19,7 @@ import redis
 import requests
 from pymongo.database import Database
 
-from tests.support import free_port, wait_until
+from tests.support.processes import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60  # a server starting on a loaded 2-core machine

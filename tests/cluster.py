@@ -15,19 +15,9 @@ from pathlib import Path
 
 import pymongo
 
-from tests.support import (
-    VENV_BIN,
-    Api,
-    Process,
-    RedisServer,
-    api_environment,
-    base_env,
-    free_port,
-    start_api,
-    start_redis,
-    stop_all,
-    wait_until,
-)
+from tests.support.api import Api, api_environment, start_api
+from tests.support.processes import VENV_BIN, Process, base_env, free_port, stop_all, wait_until
+from tests.support.servers import RedisServer, start_redis
 
 
 class Cluster:

@@ -19,19 +19,10 @@ import redis
 from pytest_httpserver import HTTPServer
 
 from contracts.results import RESULTS_COLLECTION
-from tests.support import (
-    VENV_BIN,
-    WIKIPEDIA_PREFIX,
-    Api,
-    Process,
-    api_environment,
-    base_env,
-    free_port,
-    start_api,
-    start_redis,
-    stop_all,
-    wait_until,
-)
+from tests.support.api import Api, api_environment, start_api
+from tests.support.processes import VENV_BIN, Process, base_env, free_port, stop_all, wait_until
+from tests.support.servers import start_redis
+from tests.support.wikipedia import WIKIPEDIA_PREFIX
 
 
 @pytest.fixture(scope="session")

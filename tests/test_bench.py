@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from tests.support import ROOT
+from tests.support.processes import ROOT
 
 
 def test_bench_smoke_run_writes_results_and_chart(tmp_path):

@@ -7,7 +7,8 @@ import time
 import pytest
 from playwright import sync_api as playwright_sync
 
-from tests.support import CHROMIUM, CHROMIUM_FLAGS, WIKIPEDIA_PREFIX, answer_slowly, chromium_page, serve_summary
+from tests.support.browser import CHROMIUM, CHROMIUM_FLAGS, chromium_page
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, serve_summary
 
 
 @pytest.fixture

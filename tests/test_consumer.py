@@ -21,20 +21,10 @@ from contracts.queue import (
     heartbeat_key,
     processing_key,
 )
-from tests.support import (
-    PET_ID,
-    ROOT,
-    WIKIPEDIA_PREFIX,
-    Process,
-    answer_slowly,
-    base_env,
-    push,
-    result_files,
-    serve_summary,
-    start_redis,
-    wait_for_files,
-    wait_until,
-)
+from tests.support.processes import ROOT, Process, base_env, wait_until
+from tests.support.servers import start_redis
+from tests.support.tasks import PET_ID, push, result_files, wait_for_files
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, serve_summary
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pymongo
 import pytest
 
 from contracts.results import RESULTS_COLLECTION
-from tests.support import VENV_BIN, Api, Process, api_environment, base_env, free_port, start_api, wait_until
+from tests.support.api import Api, api_environment, start_api
+from tests.support.processes import VENV_BIN, Process, base_env, free_port, wait_until
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from contracts.queue import TASKS_KEY
-from tests.support import WIKIPEDIA_PREFIX, Process, answer_slowly, base_env, stop_all, summary_json, wait_until
+from tests.support.processes import Process, base_env, stop_all, wait_until
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, summary_json
 
 pytestmark = pytest.mark.e2e
 

@@ -19,16 +19,10 @@ import requests
 from werkzeug import Response
 
 from tests.cluster import Cluster
-from tests.support import (
-    WIKIPEDIA_PREFIX,
-    Api,
-    answer_slowly,
-    start_redis,
-    start_sentinel,
-    stop_all,
-    summary_json,
-    wait_until,
-)
+from tests.support.api import Api
+from tests.support.processes import stop_all, wait_until
+from tests.support.servers import start_redis, start_sentinel
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, summary_json
 
 pytestmark = pytest.mark.faults
 

@@ -18,7 +18,7 @@ import jwt
 import pytest
 import requests
 
-from tests.support import ROOT, VENV_BIN, Process, base_env, free_port, wait_until
+from tests.support.processes import ROOT, VENV_BIN, Process, base_env, free_port, wait_until
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from dotenv_exports import exports  # noqa: E402 (scripts/ is not a package)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.support import VENV_BIN
+from tests.support.processes import VENV_BIN
 
 pytestmark = pytest.mark.fuzz
 

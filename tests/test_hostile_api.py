@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.support import Api, create_user, manage_shell
+from tests.support.api import Api, create_user, manage_shell
 
 DEEP = "[" * 10_000 + "]" * 10_000
 

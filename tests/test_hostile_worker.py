@@ -19,17 +19,9 @@ from werkzeug import Response
 from contracts.dead_letters import DeadLetter
 from contracts.links import article_url, image_url
 from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, WIKIPEDIA_KEY_PREFIX, processing_key
-from tests.support import (
-    ROOT,
-    WIKIPEDIA_PREFIX,
-    base_env,
-    push,
-    result_files,
-    serve_summary,
-    summary_json,
-    wait_for_files,
-    wait_until,
-)
+from tests.support.processes import ROOT, base_env, wait_until
+from tests.support.tasks import push, result_files, wait_for_files
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, serve_summary, summary_json
 
 POISON_TASKS = {
     "nesting 100,000 deep": b"[" * 100_000 + b"]" * 100_000,

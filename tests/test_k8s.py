@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support import ROOT, VENV_BIN
+from tests.support.processes import ROOT, VENV_BIN
 
 K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.33.0"

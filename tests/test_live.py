@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from contracts.events import EVENTS_KEY, PUBLIC_PET_FIELDS, PUBLIC_RESULT_FIELDS
-from tests.support import WIKIPEDIA_PREFIX, EventStream, serve_summary, wait_until
+from tests.support.api import EventStream
+from tests.support.processes import wait_until
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, serve_summary
 
 
 @pytest.fixture

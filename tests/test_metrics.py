@@ -10,16 +10,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.queue import TASKS_KEY, build_task
-from tests.support import (
-    METRICS_TOKEN,
-    api_environment,
-    free_port,
-    push,
-    serve_summary,
-    start_api,
-    wait_for_files,
-    wait_until,
-)
+from tests.support.api import METRICS_TOKEN, api_environment, start_api
+from tests.support.processes import free_port, wait_until
+from tests.support.tasks import push, wait_for_files
+from tests.support.wikipedia import serve_summary
 
 TASKS = "petapp_worker_tasks_total"
 PET = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": True}

@@ -5,16 +5,11 @@ from __future__ import annotations
 import pytest
 
 from contracts.queue import DEAD_LETTER_KEY
-from tests.support import (
-    ADMIN_PASSWORD,
-    ADMIN_USERNAME,
-    WIKIPEDIA_PREFIX,
-    chromium_page,
-    create_user,
-    serve_summary,
-    wait_for_files,
-    wait_until,
-)
+from tests.support.api import ADMIN_PASSWORD, ADMIN_USERNAME, create_user
+from tests.support.browser import chromium_page
+from tests.support.processes import wait_until
+from tests.support.tasks import wait_for_files
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, serve_summary
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from contracts.queue import TASKS_KEY, parse_task
-from tests.support import ROOT, Api, api_environment, free_port, start_api
+from tests.support.api import Api, api_environment, start_api
+from tests.support.processes import ROOT, free_port
 
 
 @pytest.fixture(scope="module")

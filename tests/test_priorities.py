@@ -12,7 +12,9 @@ import pytest
 from bson import ObjectId
 
 from contracts.queue import HIGH, LOW, NORMAL, QUEUE_KEYS, build_task, push_task
-from tests.support import serve_summary, wait_for_files, wait_until
+from tests.support.processes import wait_until
+from tests.support.tasks import wait_for_files
+from tests.support.wikipedia import serve_summary
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Api, api_environment, start_api, start_postgres
+from tests.support.api import Api, api_environment, start_api
+from tests.support.servers import start_postgres
 
 
 @pytest.fixture(scope="module")

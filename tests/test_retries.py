@@ -17,7 +17,9 @@ from pathlib import Path
 from werkzeug import Response
 
 from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, TASKS_KEY, processing_key
-from tests.support import ROOT, WIKIPEDIA_PREFIX, base_env, push, result_files, summary_json, wait_for_files, wait_until
+from tests.support.processes import ROOT, base_env, wait_until
+from tests.support.tasks import push, result_files, wait_for_files
+from tests.support.wikipedia import WIKIPEDIA_PREFIX, summary_json
 
 CAT_PATH = f"{WIKIPEDIA_PREFIX}/page/summary/Cat"
 

@@ -10,7 +10,9 @@ import boto3
 import pytest
 
 from contracts.queue import done_key, parse_task
-from tests.support import VENV_BIN, Process, base_env, free_port, push, serve_summary, wait_until
+from tests.support.processes import VENV_BIN, Process, base_env, free_port, wait_until
+from tests.support.tasks import push
+from tests.support.wikipedia import serve_summary
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 BUCKET = "pet-results"

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.support import ADMIN_PASSWORD, ROOT, Api, api_environment, base_env, start_api
+from tests.support.api import ADMIN_PASSWORD, Api, api_environment, start_api
+from tests.support.processes import ROOT, base_env
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 def django_ready(tmp_path_factory, redis_server, mongo_uri):
     """Django configured for the session's servers, its SQLite migrated, the Mongo indexes made.
 
-    Its variables are only ever read by this process: tests.support.base_env drops them from
+    Its variables are only ever read by this process: tests.support.processes.base_env drops them from
     every process a test starts.
     """
     work = tmp_path_factory.mktemp("in-process")

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from contracts.environment import ConfigError, Environment
-from tests.support import ROOT, base_env
+from tests.support.processes import ROOT, base_env
 from worker.config import WorkerSettings
 
 # Where the project reads its environment (tests and the benchmark set variables, they do not read them).

@@ -8,7 +8,7 @@ import sys
 import time
 
 from pets.heartbeat_file import beat, staleness
-from tests.support import ROOT
+from tests.support.processes import ROOT
 
 
 def check(path, max_age: str) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from tests.support import ROOT
+from tests.support.processes import ROOT
 
 DEPLOY = ROOT / "deploy"
 METRIC = re.compile(r"\bpetapp_[a-z_]+\b")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support import free_port
+from tests.support.processes import free_port
 
 LUNA = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": True}
 

@@ -8,7 +8,7 @@ import pytest
 
 from contracts.queue import TASKS_KEY, parse_task
 from contracts.task_status import STATUS_KEY, TaskStatus
-from tests.support import free_port
+from tests.support.processes import free_port
 
 LUNA = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": True}
 
