@@ -1,7 +1,7 @@
 """The floor consumer: the least a worker can do for the same task.
 
-BLMOVE into a processing list, one Wikipedia request per species (kept in a dict), the original
-Pet App's document, a temporary file + fsync + link into place, LREM. No retries, no heartbeat.
+BLMOVE into a processing list, one Wikipedia request per species (kept in a dict), the same
+enriched document, a temporary file + fsync + link into place, LREM. No retries, no heartbeat.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The queue contract: Redis key names and the task payload.
 
 A task has a priority, `high`, `normal` (the default) or `low`, and waits in that priority's list
-(`queue_key`); `normal` is the original Pet App's `pets:tasks`. Producers RPUSH the JSON task onto
+(`queue_key`); `normal` is plain `pets:tasks`, where hand-pushed tasks land. Producers RPUSH the JSON task onto
 its list and, in the same transaction, a token onto `WAKE_KEY`, which idle consumers block on
 (a consumer can block on one list only, and tasks must move atomically into its processing list);
 consumers take from the heads, high first (worker/priorities.py bounds how long a low task waits).
 
-A task in exactly the original Pet App's shape (`pet_id`, `name`, `species`, `age`, `owner`,
+A task of just the six pet fields (`pet_id`, `name`, `species`, `age`, `owner`,
 `vaccinated`, no `task_id`) pushed by hand onto `pets:tasks` with redis-cli is valid too: it is a
 normal task with a stable id derived from its bytes. No token comes with it, so an idle consumer
 finds it at its next look (within CONSUMER_POLL_SECONDS).
@@ -95,7 +95,7 @@ class Task:
     priority: str = NORMAL  # kept through retries and requeues
 
     def pet_data(self) -> dict:
-        """The pet as the original Pet App's task carried it (the file's `original_data`)."""
+        """The six pet fields, as the file's `original_data` shows them."""
         return {
             "pet_id": self.pet_id,
             "name": self.name,
@@ -120,7 +120,7 @@ class Task:
         if not self.attempts:
             data.pop("attempts")
         if self.priority == NORMAL:
-            data.pop("priority")  # the original Pet App's shape, for the common case
+            data.pop("priority")  # a normal task carries no priority field: the six pet fields only
         return json.dumps(data, ensure_ascii=False)
 
     def after_failure(self, error: str) -> Task:

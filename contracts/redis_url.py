@@ -91,7 +91,7 @@ def _sentinel_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def redis_url_from_env(env: Mapping[str, str]) -> str:
-    """Return the Redis URL: `REDIS_URL` wins, else the original Pet App's `REDIS_HOST`/`REDIS_PORT`."""
+    """Return the Redis URL: `REDIS_URL` wins, else one made of `REDIS_HOST`/`REDIS_PORT`/`REDIS_DB`."""
     reader = Environment(env)
     url = reader.text("REDIS_URL")
     if url:

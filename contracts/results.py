@@ -1,6 +1,6 @@
 """The result contracts: the enriched file a worker writes, and the record the API reads.
 
-- The file (the original Pet App's format): `processed_data/<pet_id>_<Name>_<YYYYmmdd_HHMMSS>.json`;
+- The file: `processed_data/<pet_id>_<Name>_<YYYYmmdd_HHMMSS>.json`;
   files being written are hidden (`.<name>.tmp`) until an atomic link makes them visible.
 - The record (`ResultRecord`): what the page and the API show of a processed task, kept by the
   worker in the MongoDB collection `RESULTS_COLLECTION` (its `_id` is the task id, so a redelivered

@@ -1,4 +1,4 @@
-"""Every API error is JSON with an `error` string (as in the original Pet App), never an HTML page."""
+"""Every API error is JSON with an `error` string (clients read that key), never an HTML page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The MongoEngine `Pet` document: collection `pet` of `pets_database`, as in the original Pet App."""
+"""The MongoEngine `Pet` document: collection `pet` of `pets_database` (existing data stays readable)."""
 
 from __future__ import annotations
 

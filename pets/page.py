@@ -1,6 +1,6 @@
 """The public HTML page, for browsers: the pet list with each pet's enrichment, and its live rows.
 
-No token: it shows what the original Pet App's page showed. Only this app's own scripts and styles
+No token: it shows every pet's public fields. Only this app's own scripts and styles
 run on it (PAGE_CSP).
 """
 
@@ -20,7 +20,7 @@ PAGE_SIZE = 100
 
 
 def pets_page(request: HttpRequest) -> HttpResponse:
-    """The public HTML list (as the original Pet App's), with each pet's enrichment state and result.
+    """The public HTML list of pets, with each pet's enrichment state and result.
 
     Pages by cursor, like the API (`?cursor=` from the "Older" link); `?offset=` still works.
     """

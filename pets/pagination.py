@@ -1,6 +1,6 @@
 """Keyset (cursor) pagination over the pets, newest first, that costs the same at any size.
 
-The body stays a JSON array (as in the original Pet App); the next page travels in a
+The body stays a plain JSON array (clients iterate it as such); the next page travels in a
 `Link: <...?cursor=...>; rel="next"` header (RFC 8288) and the count in `X-Total-Count`.
 
 A cursor is the sort key of the last pet on the page (`created_at`, `_id`), opaque to clients. A
@@ -131,7 +131,7 @@ def _aware(when: datetime) -> datetime:
 
 
 def offset_page(filters: dict, *, limit: int, offset: int) -> list[dict]:
-    """The original Pet App's paging, kept for compatibility: O(offset) on any engine."""
+    """`?offset=` paging, kept for clients that still send it: O(offset) on any engine."""
     found = Pet._get_collection().find(filters, PROJECTION).sort(SORT).skip(offset)
     return list(found.limit(limit).batch_size(limit))
 

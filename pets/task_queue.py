@@ -103,7 +103,7 @@ def redis_ping() -> bool:
 
 
 def queue_stats() -> dict:
-    """The original Pet App's stats fields, plus where the tasks are and which consumers are alive.
+    """Queue name, pending count and Redis's own figures, plus where the tasks are and which consumers are alive.
 
     Raises `redis.RedisError` when Redis is unreachable.
     """

@@ -18,7 +18,7 @@ DEFAULT_USER_AGENT = (
 
 
 def consumer_name(consumer_id: str) -> str:
-    """`1` -> `Consumer-1`, as the original Pet App's logs and files name the workers."""
+    """`1` -> `Consumer-1`: the name log lines and each file's `metadata.processed_by` carry."""
     return f"Consumer-{consumer_id.strip() or '1'}"
 
 

@@ -1,4 +1,5 @@
-"""Build the enriched document (the original Pet App's file format) from a task and a Wikipedia summary."""
+"""Build the enriched document (`metadata`, `original_data`, `enriched_info`, `statistics`) from a task
+and a Wikipedia summary."""
 
 from __future__ import annotations
 

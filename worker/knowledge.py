@@ -259,7 +259,7 @@ def vaccination_status(vaccinated: bool) -> str:
 
 
 def health_tips(*, species: str, age: int, vaccinated: bool) -> list[str]:
-    """The original Pet App's rules: an urgent tip when unvaccinated, one for the age, one for the species."""
+    """An urgent tip when unvaccinated, one for the age, one for the species (when it is known)."""
     tips = []
     if not vaccinated:
         tips.append(f"⚠️ URGENT: This {species} needs vaccination! Please consult a veterinarian.")

@@ -1,4 +1,4 @@
-"""Log lines in the original Pet App's format: `[2026-02-03 13:49:40] [Consumer-1] [INFO] message`."""
+"""Log lines as operators grep them: `[2026-02-03 13:49:40] [Consumer-1] [INFO] message`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where a consumer publishes the enriched file: the shared folder (the default), or an S3 bucket.
 
-Both keep the original Pet App's file name and content (contracts/results.py) and the same promise:
+Both keep the file name and content contracts/results.py defines, and the same promise:
 exactly one file per task. A name already taken by the same task (a redelivery) is kept as it is;
 taken by another task (same pet, same second) the next `_1`, `_2`... name is used. The result
 record in MongoDB stays what the API and the page read, so consumers on machines that share no disk
