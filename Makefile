@@ -36,8 +36,12 @@ test-services:
 run: install services
 	@./scripts/run.sh
 
+# The suite on every core: each pytest-xdist worker starts its own servers on free ports, and an
+# idle worker steals queued tests from a busy one (the slow fault tests do not queue up on one).
+TEST_WORKERS ?= auto
+
 test: install test-services
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 test-fast: install
 	$(PY) -m pytest tests/unit
