@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from contracts.queue import TASKS_KEY
-from tests.support.processes import Process, base_env, stop_all, wait_until
+from tests.support.processes import ROOT, Process, base_env, stop_all, wait_until
 from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, summary_json
 
 pytestmark = pytest.mark.e2e
@@ -125,3 +127,19 @@ def test_enrichment_endpoint_follows_a_pet_from_queued_to_done_and_stale(api, ap
     after = api.get(f"/api/pets/{pet['id']}/enrichment/").json()
     assert after["status"] in {"queued", "processing", "done"}  # a new task is on its way, or already done
     assert api.get("/api/pets/6981fcf3dd7c1b67498baf89/enrichment/").json() == {"error": "Pet not found"}
+
+
+def test_the_readmes_first_session_runs_as_written(api_server, three_consumers):
+    """The README's "A first session with curl" block, pasted into bash against this API (its
+    address and results folder for make run's): token, create, filtered list, stats, the file."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## A first session with curl\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```bash\n(.*?)```", section, re.S)
+    block = block.replace("http://localhost:8000", api_server.base_url).replace(
+        "ls processed_data/", f"sleep 2; ls {api_server.processed_dir}/"
+    )
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"message":"Pet created successfully"' in result.stdout, result.stdout
+    assert '"task_queued":true' in result.stdout and '"queue_name":"pets:tasks"' in result.stdout
+    assert re.search(r"[0-9a-f]{24}_Mishi_\d{8}_\d{6}\.json\n", result.stdout), result.stdout  # from `ls`
