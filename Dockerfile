@@ -18,6 +18,8 @@ RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app 
 COPY manage.py gunicorn.conf.py ./
 COPY docker/entrypoint.sh ./docker/
 COPY contracts/ ./contracts/
+COPY infra/ ./infra/
+COPY queue_tools/ ./queue_tools/
 COPY pets/ ./pets/
 COPY ops/ ./ops/
 COPY pets_project/ ./pets_project/

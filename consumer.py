@@ -27,15 +27,16 @@ import sys
 
 import redis
 
-from contracts import audit, dead_letter_ops, redis_url
-from contracts.environment import ConfigError
-from contracts.queue import heartbeat_key
-from contracts.queue_state import queue_counts
-from contracts.redis_url import quick_retry, redacted
+from contracts.tasks import heartbeat_key
+from infra import redis_url
+from infra.environment import ConfigError
+from infra.redis_url import quick_retry, redacted
+from queue_tools import audit, dead_letter_ops
+from queue_tools.state import queue_counts
 from worker import metrics
+from worker.broker import TaskQueue
 from worker.config import WorkerSettings
 from worker.logs import configure_logging
-from worker.queue import TaskQueue
 from worker.results_store import ResultStore
 from worker.runner import Consumer
 from worker.scheduler import Scheduler
@@ -149,7 +150,7 @@ def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> in
 
 
 def operator() -> str:
-    """Who ran an operator command, for the audit trail (contracts/audit.py)."""
+    """Who ran an operator command, for the audit trail (queue_tools/audit.py)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # a container's uid with no name

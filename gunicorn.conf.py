@@ -1,7 +1,7 @@
 """gunicorn settings for every way the API is served: the image, compose, `make run` and the tests.
 
 gunicorn reads this file from the working directory; command-line flags override it (the image
-binds 0.0.0.0, the tests a free port). See pets_project/server.py for why the workers are ASGI.
+binds 0.0.0.0, the tests a free port). See pets_project/gunicorn_worker.py for why the workers are ASGI.
 """
 
 import os
@@ -12,11 +12,11 @@ from pathlib import Path
 
 # gunicorn runs this file before any --chdir, from wherever it was started: find the project.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from contracts.environment import Environment  # noqa: E402
+from infra.environment import Environment  # noqa: E402
 
 env = Environment()  # a bad value stops gunicorn with an error naming the variable
 wsgi_app = "pets_project.asgi:application"
-worker_class = "pets_project.server.ApiWorker"
+worker_class = "pets_project.gunicorn_worker.ApiWorker"
 bind = [f"{env.text('API_HOST', '127.0.0.1')}:{env.integer('API_PORT', 8000, minimum=1)}"]
 # WEB_CONCURRENCY (gunicorn's own variable) sets the number of worker processes.
 workers = env.integer("WEB_CONCURRENCY", 2, minimum=1)

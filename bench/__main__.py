@@ -33,14 +33,14 @@ from bson import ObjectId
 
 from bench.harness import ROOT, STARTUP_SECONDS, Service, Stack, cpu_seconds, wait_until
 from bench.load import run_wrk
-from contracts.queue import NORMAL, TASKS_KEY, WAKE_KEY, build_task, push_task
 from contracts.results import RESULTS_COLLECTION, ResultRecord
 from contracts.task_status import STATUS_KEY
+from contracts.tasks import NORMAL, TASKS_KEY, WAKE_KEY, build_task, push_task
 from worker.enrichment import build_document
 from worker.wikipedia import FOUND, Summary
 
 COUNTS_KEY = "pets:counts"  # pets/counts.py (the benchmark does not import Django)
-DELIVERED_KEY = "pets:outbox:delivered"  # pets/task_queue.py
+DELIVERED_KEY = "pets:outbox:delivered"  # pets/producer.py
 
 SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot"]
 PET_BODY = '{"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": true}'

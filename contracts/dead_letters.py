@@ -1,6 +1,6 @@
 """The dead-letter entry: what could not be processed, why, and what to requeue.
 
-Workers append entries to the Redis list `DEAD_LETTER_KEY` (contracts/queue.py); operators read
+Workers append entries to the Redis list `DEAD_LETTER_KEY` (contracts/tasks.py); operators read
 and requeue them (`consumer.py dead ...`). An entry is stored as ASCII-only JSON, so whatever a
 poison payload holds (lone surrogates, control characters, megabytes of brackets) the entry itself
 can always be written, read and printed.
@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from contracts.queue import Task, utc_now_iso
+from contracts.tasks import Task, utc_now_iso
 
 MAX_PAYLOAD_CHARS = 64 * 1024  # a poison payload is kept for diagnosis, not in full past this
 MAX_ERROR_CHARS = 500

@@ -2,7 +2,7 @@
 
 One Redis hash, `STATUS_KEY`, maps a pet id to the state of its latest task. The API writes
 `queued` when it pushes a task; workers write the other states in the same transaction as the
-queue move they describe (worker/queue.py). The page reads the visible pets' states with one
+queue move they describe (worker/broker.py). The page reads the visible pets' states with one
 HMGET. A worker only overwrites the state of its own task: when a pet has been updated since, a
 newer task owns the entry, and an older task finishing late does not hide it.
 """
@@ -24,7 +24,7 @@ TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD)
 FINAL_STATES = frozenset({DONE, DEAD})
 
 # Set a pet's entry unless another task owns the pet (a newer task's state is never overwritten
-# by an older one finishing late). A Lua function, for the scripts that move tasks (worker/queue.py).
+# by an older one finishing late). A Lua function, for the scripts that move tasks (worker/broker.py).
 SET_IF_OWNER_LUA = """
 local function set_if_owner(hash, pet_id, task_id, entry)
   local current = redis.call('HGET', hash, pet_id)

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import redis
 
-from contracts import audit, dead_letter_ops
 from contracts.dead_letters import DeadLetter
-from contracts.queue import DELAYED_KEY, HEARTBEAT_KEY_PREFIX, InvalidTask, Task, parse_task, processing_key
-from contracts.queue_state import oldest_queued_age_seconds, queue_counts
 from contracts.task_status import STATUS_KEY, TaskStatus
+from contracts.tasks import DELAYED_KEY, HEARTBEAT_KEY_PREFIX, InvalidTask, Task, parse_task, processing_key
+from queue_tools import audit, dead_letter_ops
+from queue_tools.state import oldest_queued_age_seconds, queue_counts
 
 DELAYED_SHOWN = 20
 HELD_SHOWN = 50  # a consumer holds one batch: at most CONSUMER_BATCH_MAX tasks

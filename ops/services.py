@@ -1,11 +1,11 @@
-"""The panel's actions on the dead letters: the shared operations (contracts/dead_letter_ops.py),
+"""The panel's actions on the dead letters: the shared operations (queue_tools/dead_letter_ops.py),
 each recorded in the audit trail with who did it and to what."""
 
 from __future__ import annotations
 
 import redis
 
-from contracts import audit, dead_letter_ops
+from queue_tools import audit, dead_letter_ops
 
 
 def requeue_one(client: redis.Redis, *, who: str, entry_id: str) -> int:

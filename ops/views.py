@@ -1,7 +1,7 @@
 """`/ops/`: the operations panel, for staff (Django's session login; every action a CSRF-checked
 POST, recorded in the audit trail). ops/urls.py gives each view its session (ops/sessions.py).
 Thin views: the reads are in ops/selectors.py, the actions in ops/services.py and the shared
-contracts/dead_letter_ops.py."""
+queue_tools/dead_letter_ops.py."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ops import forms, selectors, services
-from pets.auth import release_attempt, reserve_attempt
 from pets.page import with_content_security_policy
 from pets.redis_client import get_redis
+from pets.tokens import release_attempt, reserve_attempt
 
 PER_PAGE = 20
 View = Callable[..., HttpResponse]

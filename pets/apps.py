@@ -13,7 +13,7 @@ class PetsConfig(AppConfig):
         """
         import mongoengine
 
-        from contracts.mongo import client_options
+        from infra.mongo import client_options
         from pets.metrics import MongoCommandMetrics
 
         mongoengine.connect(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
-from contracts.redis_scripts import queue_script
+from infra.redis_scripts import queue_script
 from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ COUNTS_KEY = "pets:counts"
 COUNTS_TTL_SECONDS = 600
 
 # Adjust a count only if it is known (an unknown one is computed when first asked for). Also
-# part of the script that queues a task (pets/task_queue.py).
+# part of the script that queues a task (pets/producer.py).
 ADJUST_KNOWN_LUA = """
 local function adjust_known(hash, signature, delta)
   if redis.call('HEXISTS', hash, signature) == 1 then redis.call('HINCRBY', hash, signature, delta) end

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from pets import selectors
-from pets.task_queue import redis_ping
+from pets.producer import redis_ping
 
 
 def health_live(request: HttpRequest) -> JsonResponse:

@@ -26,7 +26,7 @@ import redis.asyncio
 from django.conf import settings
 
 from contracts.events import EVENTS_KEY, Event, entry_id_text, newest_id_in, stream_id_key
-from contracts.redis_url import connect_async
+from infra.redis_url import connect_async
 from pets_project.asgi_support import Receive, Scope, Send, send_json_error
 
 log = logging.getLogger(__name__)

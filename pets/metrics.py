@@ -31,8 +31,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from pymongo import monitoring
 
-from contracts.queue_state import oldest_queued_age_seconds, queue_counts
 from pets.redis_client import get_redis
+from queue_tools.state import oldest_queued_age_seconds, queue_counts
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from bson import ObjectId
 from django.conf import settings
 from pymongo import UpdateOne
 
-from contracts.queue import NORMAL, InvalidTask, Task, build_task, parse_task
-from pets import task_queue
+from contracts.tasks import NORMAL, InvalidTask, Task, build_task, parse_task
+from pets import producer
 from pets.models import Pet, utc_now
 from pets.redis_client import get_redis, get_replica
 
@@ -91,7 +91,7 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
     known = [task_id for _, _, task_id in staged if task_id]
     # Delivered means a replica has it, under Sentinel: Redis replicates asynchronously, and a task
     # only the old master had is lost in a failover. Until a replica has its marker, it stays here.
-    marked = get_replica().smismember(task_queue.DELIVERED_KEY, known) if known else []
+    marked = get_replica().smismember(producer.DELIVERED_KEY, known) if known else []
     delivered = dict(zip(known, marked, strict=True))
     done = [(pet_id, payload) for pet_id, payload, task_id in staged if not task_id or delivered.get(task_id)]
     missing = [
@@ -105,7 +105,7 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
         try:
             with client.pipeline(transaction=False) as pipe:
                 for _, payload in missing:
-                    task_queue.enqueue_on(pipe, payload)
+                    producer.enqueue_on(pipe, payload)
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("Redis did not take the outbox tasks, retrying in %ss: %s", RELAY_RETRY.seconds, exc)
@@ -113,7 +113,7 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
             missing = []
     _bulk(collection, done + missing, {"$unset": {"outbox_task": True, "outbox_due_at": True}})
     if known:
-        client.srem(task_queue.DELIVERED_KEY, *known)
+        client.srem(producer.DELIVERED_KEY, *known)
     return RelayRound(cleared=len(done), pushed=len(missing))
 
 

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from pymongo.errors import ConnectionFailure
 
-from pets import selectors, task_queue
+from pets import producer, selectors
 from pets.errors import DATABASE_UNAVAILABLE
 from pets.serializers import PetListQuerySerializer
 
@@ -30,7 +30,7 @@ def pets_page(request: HttpRequest) -> HttpResponse:
     cursor = query.validated_data.get("cursor")
     # Read before the rows: the page follows live events from here, so a change made while it
     # renders is replayed to it rather than lost (pets/live.py).
-    events_after = task_queue.newest_event_seen()
+    events_after = producer.newest_event_seen()
     try:
         page = selectors.pet_page(limit=PAGE_SIZE, cursor=cursor, offset=query.validated_data["offset"])
         rows = selectors.pet_rows(page.pets)

@@ -11,7 +11,7 @@ import threading
 import redis
 from django.conf import settings
 
-from contracts import redis_url
+from infra import redis_url
 
 _client: redis.Redis | None = None
 _replica: redis.Redis | None = None
@@ -41,7 +41,7 @@ def get_replica() -> redis.Redis:
 
 
 def connect(url: str) -> redis.Redis:
-    """A client as the API uses it: short timeouts, one quick retry (contracts/redis_url.py); a
+    """A client as the API uses it: short timeouts, one quick retry (infra/redis_url.py); a
     Sentinel URL finds the master."""
     return redis_url.connect(url, **_options())
 

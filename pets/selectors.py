@@ -16,8 +16,8 @@ from contracts.task_status import DONE, FINAL_STATES, TaskStatus
 from pets import counts
 from pets.models import Pet, species_key
 from pets.pagination import PROJECTION, Cursor, keyset_page, offset_page
+from pets.producer import enrichment_states
 from pets.serializers import pet_output
-from pets.task_queue import enrichment_states
 
 
 def pet_get(pet_id: str) -> Pet | None:

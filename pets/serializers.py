@@ -11,8 +11,8 @@ import unicodedata
 
 from rest_framework import serializers
 
-from contracts.queue import PRIORITIES
 from contracts.task_status import QUEUED, TASK_STATES
+from contracts.tasks import PRIORITIES
 from pets.models import Pet
 from pets.pagination import Cursor, InvalidCursor
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from contracts.events import PET_CREATED, PET_UPDATED, pet_event
-from contracts.queue import NORMAL, build_task
 from contracts.results import ENRICHED_FIELDS
-from pets import counts, outbox, task_queue
+from contracts.tasks import NORMAL, build_task
+from pets import counts, outbox, producer
 from pets.models import Pet, new_pet_document, utc_now
 
 
@@ -50,7 +50,7 @@ def pet_create(
     Pet._get_collection().insert_one(document)
     added = [(1, counts.signatures_of(document["species_key"], vaccinated))]
     event = pet_event(PET_CREATED, str(document["_id"]), document)
-    queued = task_queue.enqueue(task, document["outbox_task"], count_changes=added, event=event)
+    queued = producer.enqueue(task, document["outbox_task"], count_changes=added, event=event)
     return PetCreated(document=document, task_queued=queued)
 
 
@@ -74,13 +74,13 @@ def pet_update(pet: Pet, *, priority: str = NORMAL, **changes: object) -> PetWri
     moved = [(-1, before), (1, after)] if before != after else []
     event = pet_event(PET_UPDATED, str(pet.id), pet)
     if task is None:
-        task_queue.announce_change(moved, event)
+        producer.announce_change(moved, event)
         return PetWrite(pet=pet, task_queued=None)
-    return PetWrite(pet=pet, task_queued=task_queue.enqueue(task, payload, count_changes=moved, event=event))
+    return PetWrite(pet=pet, task_queued=producer.enqueue(task, payload, count_changes=moved, event=event))
 
 
 def pet_delete(pet: Pet) -> None:
     """Delete the pet and its enrichment state. Its result files stay: they are the workers'
     record of what was processed (remove them from PROCESSED_DIR by hand if you must)."""
     pet.delete()
-    task_queue.forget_pet(str(pet.id), count_changes=[(-1, counts.signatures_of(pet.species_key, pet.vaccinated))])
+    producer.forget_pet(str(pet.id), count_changes=[(-1, counts.signatures_of(pet.species_key, pet.vaccinated))])

@@ -18,6 +18,7 @@ from contracts.task_status import QUEUED
 from pets import selectors, services
 from pets.models import Pet
 from pets.pagination import pagination_headers
+from pets.producer import enrichment_states, queue_stats
 from pets.serializers import (
     EnrichmentMissingSerializer,
     EnrichmentSerializer,
@@ -33,7 +34,6 @@ from pets.serializers import (
     pet_to_dict,
     pet_updated_body,
 )
-from pets.task_queue import enrichment_states, queue_stats
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input"),

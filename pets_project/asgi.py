@@ -3,7 +3,7 @@
 Django itself runs as a WSGI application in a small thread pool (pets_project/threaded_wsgi.py),
 which reads each request whole before Django sees it and refuses a body over
 DATA_UPLOAD_MAX_MEMORY_SIZE with 413. Uvicorn keeps slow clients off those threads
-(pets_project/server.py), and the live event stream (`/api/events/`, pets/live.py) runs on the
+(pets_project/gunicorn_worker.py), and the live event stream (`/api/events/`, pets/live.py) runs on the
 event loop, off them too.
 """
 

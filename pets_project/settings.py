@@ -17,11 +17,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from contracts.environment import ConfigError, Environment, unset_if_blank
-from contracts.redis_url import redis_url_from_env
+from infra.environment import ConfigError, Environment, unset_if_blank
+from infra.redis_url import redis_url_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = Environment(error=ImproperlyConfigured)  # contracts/environment.py: errors name the variable
+env = Environment(error=ImproperlyConfigured)  # infra/environment.py: errors name the variable
 
 
 def development_secret_key(path: Path) -> str:
@@ -202,10 +202,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     # Tokens carry a hash of the password: changing it revokes every token issued before.
     "CHECK_REVOKE_TOKEN": True,
-    "TOKEN_REFRESH_SERIALIZER": "pets.auth.RefreshSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "pets.tokens.RefreshSerializer",
 }
 
-# Failed logins (pets/auth.py): per username and per client address, within a window.
+# Failed logins (pets/tokens.py): per username and per client address, within a window.
 LOGIN_MAX_FAILURES_PER_USER = env.integer("LOGIN_MAX_FAILURES_PER_USER", 5, minimum=1)
 LOGIN_MAX_FAILURES_PER_CLIENT = env.integer("LOGIN_MAX_FAILURES_PER_CLIENT", 20, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env.integer("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)

@@ -45,7 +45,7 @@ class ThreadedWsgi:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="django")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # no websockets; Django has no lifespan (pets_project/server.py)
+        if scope["type"] != "http":  # no websockets; Django has no lifespan (pets_project/gunicorn_worker.py)
             return
         try:
             body = await self._read_body(scope, receive)

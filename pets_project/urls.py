@@ -1,10 +1,10 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from pets.auth import LoginView, LogoutView, RefreshView
 from pets.health import health_live, health_ready
 from pets.metrics import metrics_view
 from pets.page import pet_rows, pets_page
+from pets.tokens import LoginView, LogoutView, RefreshView
 
 urlpatterns = [
     path("", pets_page, name="pets-page"),

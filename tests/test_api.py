@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from contracts.queue import TASKS_KEY, parse_task
+from contracts.tasks import TASKS_KEY, parse_task
 
 SEED_PET = {"name": "Luna", "species": "Cat", "age": 3, "owner": "María García", "vaccinated": True}
 

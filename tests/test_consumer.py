@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.queue import (
+from contracts.tasks import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
     QUEUE_KEYS,

@@ -133,7 +133,7 @@ def test_consumer_image_gets_no_django():
     )
     assert "django" not in (ROOT / "requirements-worker.txt").read_text().lower()
     copied = [line.split()[1] for line in consumer.splitlines() if line.startswith("COPY ")]
-    assert set(copied) == {"requirements-worker.txt", "consumer.py", "contracts/", "worker/"}
+    assert set(copied) == {"requirements-worker.txt", "consumer.py", "contracts/", "infra/", "queue_tools/", "worker/"}
 
 
 def test_api_image_copies_only_what_runs():
@@ -141,7 +141,7 @@ def test_api_image_copies_only_what_runs():
     copied = {name for line in api.splitlines() if line.startswith("COPY ") for name in line.split()[1:-1]}
     assert copied == {
         "requirements.txt", "requirements-worker.txt", "manage.py", "gunicorn.conf.py", "docker/entrypoint.sh",
-        "contracts/", "pets/", "ops/", "pets_project/", "templates/",
+        "contracts/", "infra/", "queue_tools/", "pets/", "ops/", "pets_project/", "templates/",
     }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.queue import TASKS_KEY
+from contracts.tasks import TASKS_KEY
 from tests.support.processes import ROOT, Process, base_env, stop_all, wait_until
 from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, summary_json
 

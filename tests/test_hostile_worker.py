@@ -18,7 +18,7 @@ from werkzeug import Response
 
 from contracts.dead_letters import DeadLetter
 from contracts.links import article_url, image_url
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, WIKIPEDIA_KEY_PREFIX, processing_key
+from contracts.tasks import DEAD_LETTER_KEY, TASKS_KEY, WIKIPEDIA_KEY_PREFIX, processing_key
 from tests.support.processes import ROOT, base_env, wait_until
 from tests.support.tasks import push, result_files, wait_for_files
 from tests.support.wikipedia import WIKIPEDIA_PREFIX, serve_summary, summary_json
@@ -62,8 +62,8 @@ def test_any_exception_while_handling_a_task_dead_letters_it(redis_client, tmp_p
     """In process: whatever step blows up (parsing, the done check, even the dead letter of an
     invalid task), the payload ends in the dead-letter list and `handle_batch` returns normally."""
     from worker import runner
+    from worker.broker import TaskQueue
     from worker.config import WorkerSettings
-    from worker.queue import TaskQueue
 
     settings = WorkerSettings.from_env({"PROCESSED_DIR": str(tmp_path), "CONSUMER_ID": "7"})
     queue = TaskQueue(redis_client, settings.consumer_name)

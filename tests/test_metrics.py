@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.queue import TASKS_KEY, build_task
+from contracts.tasks import TASKS_KEY, build_task
 from tests.support.api import METRICS_TOKEN, api_environment, start_api
 from tests.support.processes import free_port, wait_until
 from tests.support.tasks import push, wait_for_files

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.queue import DEAD_LETTER_KEY
+from contracts.tasks import DEAD_LETTER_KEY
 from tests.support.api import ADMIN_PASSWORD, ADMIN_USERNAME, create_user
 from tests.support.browser import chromium_page
 from tests.support.processes import wait_until

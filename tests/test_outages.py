@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from contracts.queue import TASKS_KEY, parse_task
+from contracts.tasks import TASKS_KEY, parse_task
 from tests.support.api import Api, api_environment, start_api
 from tests.support.processes import ROOT, free_port
 

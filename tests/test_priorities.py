@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 
-from contracts.queue import HIGH, LOW, NORMAL, QUEUE_KEYS, build_task, push_task
+from contracts.tasks import HIGH, LOW, NORMAL, QUEUE_KEYS, build_task, push_task
 from tests.support.processes import wait_until
 from tests.support.tasks import wait_for_files
 from tests.support.wikipedia import serve_summary

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from werkzeug import Response
 
-from contracts.queue import DEAD_LETTER_KEY, DELAYED_KEY, TASKS_KEY, processing_key
+from contracts.tasks import DEAD_LETTER_KEY, DELAYED_KEY, TASKS_KEY, processing_key
 from tests.support.processes import ROOT, base_env, wait_until
 from tests.support.tasks import push, result_files, wait_for_files
 from tests.support.wikipedia import WIKIPEDIA_PREFIX, summary_json

@@ -9,7 +9,7 @@ from dataclasses import replace
 import boto3
 import pytest
 
-from contracts.queue import done_key, parse_task
+from contracts.tasks import done_key, parse_task
 from tests.support.processes import VENV_BIN, Process, base_env, free_port, wait_until
 from tests.support.tasks import push
 from tests.support.wikipedia import serve_summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.queue import TASKS_KEY
+from contracts.tasks import TASKS_KEY
 
 VALID = {"name": "Luna", "species": "Cat", "age": 3, "owner": "María García", "vaccinated": True}
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.environment import ConfigError, Environment
-from contracts.redis_url import redis_url_from_env
+from infra.environment import ConfigError, Environment
+from infra.redis_url import redis_url_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/pets_database"  # the API's default too

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from contracts.queue import Task
+from contracts.tasks import Task
 from worker import knowledge
 from worker.wikipedia import Summary
 

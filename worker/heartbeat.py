@@ -11,7 +11,7 @@ import threading
 
 import redis
 
-from worker.queue import TaskQueue
+from worker.broker import TaskQueue
 
 log = logging.getLogger("worker.heartbeat")
 

@@ -14,7 +14,7 @@ Each consumer is a scrape target of its own: Prometheus tells them apart by thei
 
 from __future__ import annotations
 
-from contracts.environment import unset_if_blank
+from infra.environment import unset_if_blank
 
 unset_if_blank("PROMETHEUS_MULTIPROC_DIR")  # before prometheus-client reads it
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from contracts.queue import HIGH, LOW, NORMAL, PRIORITIES
+from contracts.tasks import HIGH, LOW, NORMAL, PRIORITIES
 
 HIGH_FIRST = (HIGH, NORMAL, LOW)
 Heads = Mapping[str, bytes | None]  # the payload at the head of the normal and low lists

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pymongo
 from pymongo.errors import BulkWriteError
 
-from contracts.mongo import client_options
 from contracts.results import RESULTS_COLLECTION, ResultRecord
+from infra.mongo import client_options
 
 DUPLICATE_KEY = 11000
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pymongo.errors import ConnectionFailure
 
-from contracts.queue import Task
+from contracts.tasks import Task
 from worker.wikipedia import WikipediaRefused, WikipediaUnavailable
 
 TRANSIENT_ERRORS = (WikipediaUnavailable, OSError, ConnectionFailure)

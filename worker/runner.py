@@ -7,7 +7,7 @@ together and its done tasks leave the queue in one atomic script.
 
 Delivery is at least once, with exactly one file and one result record in effect:
 - a task is moved (LMOVE) into this consumer's processing list and leaves it only in the Redis
-  transaction that records its outcome: done, retry later, or dead letter (see worker/queue.py);
+  transaction that records its outcome: done, retry later, or dead letter (see worker/broker.py);
 - a consumer starting under the same name takes back what it held; the others take back the
   tasks of a consumer whose heartbeat lapsed;
 - a redelivered task finds its file (same name, same task id) or its done marker and writes none.
@@ -37,16 +37,16 @@ import redis
 
 from contracts.dead_letters import DeadLetter
 from contracts.events import public_result
-from contracts.queue import InvalidTask, Task, parse_task
 from contracts.results import ResultRecord
+from contracts.tasks import InvalidTask, Task, parse_task
 from worker import metrics
+from worker.broker import Finished, TaskQueue
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
 from worker.prefetch import Prefetch
 from worker.priorities import PriorityAging
-from worker.queue import Finished, TaskQueue
 from worker.results_store import ResultStore
 from worker.retries import Backoff, Retry, RetryPolicy
 from worker.sinks import ResultSink

@@ -17,7 +17,7 @@ import time
 
 import redis
 
-from worker.queue import TaskQueue
+from worker.broker import TaskQueue
 from worker.retries import Backoff
 
 log = logging.getLogger("worker.scheduler")

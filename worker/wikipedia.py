@@ -25,7 +25,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 
 from contracts.links import article_url, image_url
-from contracts.queue import WIKIPEDIA_KEY_PREFIX
+from contracts.tasks import WIKIPEDIA_KEY_PREFIX
 from worker import metrics
 
 log = logging.getLogger(__name__)

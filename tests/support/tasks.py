@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts.queue import NORMAL, build_task, push_task
+from contracts.tasks import NORMAL, build_task, push_task
 from tests.support.processes import wait_until
 
 # A pet id of the right shape for tasks pushed by hand.

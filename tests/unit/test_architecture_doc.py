@@ -8,7 +8,7 @@ import re
 from tests.support.processes import ROOT
 
 PAGE = (ROOT / "docs" / "architecture.md").read_text()
-PACKAGES = ("contracts", "pets", "ops", "pets_project", "worker", "bench")
+PACKAGES = ("contracts", "infra", "queue_tools", "pets", "ops", "pets_project", "worker", "bench")
 SOURCES = [ROOT / "consumer.py", ROOT / "manage.py"] + [path for p in PACKAGES for path in (ROOT / p).rglob("*.py")]
 CODE = "\n".join(path.read_text() for path in SOURCES)
 QUOTED = re.findall(r"`([^`\n]+)`", PAGE)

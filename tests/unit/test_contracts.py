@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts import results
-from contracts.queue import InvalidTask, build_task, parse_task, processing_key
-from contracts.redis_url import redis_url_from_env
+from contracts.tasks import InvalidTask, build_task, parse_task, processing_key
+from infra.redis_url import redis_url_from_env
 
 WHEN = datetime(2026, 2, 3, 13, 49, 40, tzinfo=UTC)
 
@@ -106,8 +106,8 @@ def test_a_redelivered_task_keeps_its_first_file(tmp_path):
 
 
 def test_result_record_round_trip_from_the_enriched_document():
-    from contracts.queue import build_task
     from contracts.results import ResultRecord
+    from contracts.tasks import build_task
     from worker.enrichment import build_document
     from worker.wikipedia import FOUND, Summary
 
@@ -175,7 +175,7 @@ def test_stream_ids_sort_as_numbers_not_text():
     ],
 )
 def test_sentinel_urls_are_read_into_their_parts(url, expected):
-    from contracts.redis_url import parse_sentinel_url
+    from infra.redis_url import parse_sentinel_url
 
     address = parse_sentinel_url(url)
     parts = None if address is None else (address.sentinels, address.master, address.db, address.password)
@@ -186,8 +186,8 @@ def test_sentinel_urls_are_read_into_their_parts(url, expected):
     "url", ["redis+sentinel://h1/mymaster", "redis+sentinel://h1:26379/", "redis+sentinel://h1:1/m/zero"]
 )
 def test_a_malformed_sentinel_url_is_a_configuration_error_naming_redis_url(url):
-    from contracts.environment import ConfigError
-    from contracts.redis_url import redis_url_from_env
+    from infra.environment import ConfigError
+    from infra.redis_url import redis_url_from_env
 
     with pytest.raises(ConfigError, match="REDIS_URL"):
         redis_url_from_env({"REDIS_URL": url})
@@ -203,6 +203,6 @@ def test_a_malformed_sentinel_url_is_a_configuration_error_naming_redis_url(url)
     ],
 )
 def test_writes_wait_for_a_majority_unless_the_uri_says_otherwise(uri, write_concern):
-    from contracts.mongo import client_options
+    from infra.mongo import client_options
 
     assert client_options(uri, 15000).get("w") == write_concern

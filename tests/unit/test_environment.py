@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from contracts.environment import ConfigError, Environment
+from infra.environment import ConfigError, Environment
 from tests.support.processes import ROOT, base_env
 from worker.config import WorkerSettings
 
@@ -24,6 +24,8 @@ SOURCES = [
     "ops",
     "worker",
     "contracts",
+    "infra",
+    "queue_tools",
     "scripts",
 ]
 READER_METHODS = {"raw", "text", "integer", "number", "flag", "items", "choice"}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from contracts.dead_letters import DeadLetter
-from contracts.queue import DEAD_LETTER_KEY, TASKS_KEY, build_task
+from contracts.tasks import DEAD_LETTER_KEY, TASKS_KEY, build_task
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_requeue_one_and_purge_are_audited(staff_client, redis_client):
     assert json.loads(queued)["task_id"] == entries[1].task_id and "attempts" not in json.loads(queued)
     assert staff_client.post("/ops/dead/purge/", {"confirm": "yes"}).status_code == 302
     assert redis_client.llen(DEAD_LETTER_KEY) == 0
-    from contracts.audit import recent
+    from queue_tools.audit import recent
 
     assert [(entry.who, entry.action) for entry in recent(redis_client)] == [
         ("ops-staff (panel)", "purge"),

@@ -81,8 +81,8 @@ def test_an_unknown_pet_is_a_404_json(pets_db, authorized):
 
 
 def test_each_pet_says_where_its_enrichment_stands(pets_db, authorized, redis_client):
-    from contracts.queue import parse_task
-    from worker.queue import Finished, TaskQueue
+    from contracts.tasks import parse_task
+    from worker.broker import Finished, TaskQueue
 
     first = json.loads(authorized.post("/api/pets/", LUNA, format="json").content)["pet"]
     second = json.loads(authorized.post("/api/pets/", LUNA | {"name": "Sol"}, format="json").content)["pet"]
@@ -121,7 +121,7 @@ def test_metrics_are_off_without_a_token(client):
 
 
 def test_a_create_or_update_queues_its_task_with_the_priority_asked(pets_db, authorized, redis_client):
-    from contracts.queue import QUEUE_KEYS, parse_task
+    from contracts.tasks import QUEUE_KEYS, parse_task
 
     created = authorized.post("/api/pets/", LUNA | {"priority": "high"}, format="json")
     assert created.status_code == 201

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 
-from contracts.queue import build_task
 from contracts.results import RESULTS_COLLECTION, ResultRecord
 from contracts.task_status import TaskStatus
+from contracts.tasks import build_task
 from worker.enrichment import build_document
 from worker.wikipedia import FOUND, Summary
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from contracts.queue import TASKS_KEY, parse_task
 from contracts.task_status import STATUS_KEY, TaskStatus
+from contracts.tasks import TASKS_KEY, parse_task
 from tests.support.processes import free_port
 
 LUNA = {"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": True}
@@ -66,9 +66,9 @@ def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_cl
 
 
 def test_one_script_queues_wakes_marks_counts_and_announces(pets_db, redis_client):
-    """pets/task_queue.ENQUEUE does in one command what the create's transaction used to."""
+    """pets/producer.ENQUEUE does in one command what the create's transaction used to."""
     from contracts.events import EVENTS_KEY, Event
-    from contracts.queue import HIGH, QUEUE_KEYS, WAKE_KEY, WAKE_TOKENS_KEPT
+    from contracts.tasks import HIGH, QUEUE_KEYS, WAKE_KEY, WAKE_TOKENS_KEPT
     from pets.counts import COUNTS_KEY, signature
     from pets.services import pet_create
 

@@ -1,4 +1,4 @@
-"""Task priorities (contracts/queue.py, worker/queue.py, worker/priorities.py) against real Redis."""
+"""Task priorities (contracts/tasks.py, worker/broker.py, worker/priorities.py) against real Redis."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from contracts.queue import (
+from contracts.tasks import (
     HIGH,
     LOW,
     NORMAL,
@@ -20,8 +20,8 @@ from contracts.queue import (
     parse_task,
     push_task,
 )
+from worker.broker import TaskQueue
 from worker.priorities import HIGH_FIRST, PriorityAging
-from worker.queue import TaskQueue
 
 
 @pytest.fixture

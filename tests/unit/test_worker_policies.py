@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from contracts.queue import build_task
+from contracts.tasks import build_task
 from worker.prefetch import Prefetch
 from worker.retries import GiveUp, Retry, RetryPolicy, exponential_delay
 from worker.wikipedia import WikipediaRefused, WikipediaUnavailable

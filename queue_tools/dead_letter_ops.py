@@ -13,8 +13,8 @@ from collections.abc import Callable
 import redis
 
 from contracts.dead_letters import DeadLetter
-from contracts.queue import DEAD_LETTER_KEY, NORMAL, InvalidTask, Task, parse_task, push_task, queue_key, utc_now_iso
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
+from contracts.tasks import DEAD_LETTER_KEY, NORMAL, InvalidTask, Task, parse_task, push_task, queue_key, utc_now_iso
 
 SEARCH_CHUNK = 500
 

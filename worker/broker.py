@@ -6,7 +6,7 @@
         ▲                                                   └─ permanent ─► pets:dead                │
         └──────────── promote_due() when the retry is due, to its priority's list ◄─────────────────┘
 
-Idle, a consumer blocks on the wake list (contracts/queue.py), then takes with one script.
+Idle, a consumer blocks on the wake list (contracts/tasks.py), then takes with one script.
 
 A task leaves a processing list only in the same transaction that records where it went (and the
 pet's enrichment state, contracts/task_status.py), so a crash at any point leaves it in exactly
@@ -28,7 +28,17 @@ import redis
 
 from contracts.dead_letters import DeadLetter
 from contracts.events import ADD_EVENT_LUA, EVENTS_KEY, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
-from contracts.queue import (
+from contracts.task_status import (
+    DEAD,
+    DONE,
+    PROCESSING,
+    RETRYING,
+    SET_IF_OWNER,
+    SET_IF_OWNER_LUA,
+    STATUS_KEY,
+    TaskStatus,
+)
+from contracts.tasks import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
     LOW,
@@ -44,22 +54,12 @@ from contracts.queue import (
     queue_key,
     utc_now_iso,
 )
-from contracts.redis_scripts import queue_script
-from contracts.task_status import (
-    DEAD,
-    DONE,
-    PROCESSING,
-    RETRYING,
-    SET_IF_OWNER,
-    SET_IF_OWNER_LUA,
-    STATUS_KEY,
-    TaskStatus,
-)
+from infra.redis_scripts import queue_script
 from worker.priorities import HIGH_FIRST
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
 
-# The scripts below get the lists as KEYS: high, normal, low (in contracts/queue.py's PRIORITIES
+# The scripts below get the lists as KEYS: high, normal, low (in contracts/tasks.py's PRIORITIES
 # order, or in the order of this take), then their own. A payload goes to its priority's list;
 # one that is not a task of ours (it is dead-lettered once taken) goes to the normal list.
 QUEUE_OF = (

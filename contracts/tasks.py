@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import orjson
 import redis
 
-from contracts.redis_scripts import queue_script
+from infra.redis_scripts import queue_script
 
 TASKS_KEY = "pets:tasks"  # list of normal tasks (and those pushed by hand): RPUSH, taken from the head
 HIGH, NORMAL, LOW = "high", "normal", "low"
@@ -44,7 +44,7 @@ def queue_key(priority: str) -> str:
     return QUEUE_KEYS[priority]
 
 
-# The wake-up token in Lua, for every script that queues tasks (worker/queue.py, pets/task_queue.py,
+# The wake-up token in Lua, for every script that queues tasks (worker/broker.py, pets/producer.py,
 # PUSH_TASK below): the one definition of how producers wake idle consumers.
 WAKE_LUA = f"""
 local function wake(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from contracts.queue import (
+from contracts.tasks import (
     DEAD_LETTER_KEY,
     DELAYED_KEY,
     HEARTBEAT_KEY_PREFIX,

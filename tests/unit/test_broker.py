@@ -1,6 +1,6 @@
 """Each pet's enrichment state (contracts/task_status.py), written by the queue moves themselves.
 
-In process, against the session's real Redis: fast, and every move of worker/queue.py covered.
+In process, against the session's real Redis: fast, and every move of worker/broker.py covered.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from contracts.dead_letters import DeadLetter
-from contracts.queue import TASKS_KEY, build_task
 from contracts.task_status import STATUS_KEY, TaskStatus
-from worker.queue import Finished, TaskQueue
+from contracts.tasks import TASKS_KEY, build_task
+from worker.broker import Finished, TaskQueue
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from contracts.queue import utc_now_iso
+from contracts.tasks import utc_now_iso
 
 AUDIT_KEY = "pets:ops:audit"
 AUDIT_KEPT = 1000

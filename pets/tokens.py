@@ -1,4 +1,4 @@
-"""Login protection and logout for the JWT endpoints.
+"""Login (guarded against guessing), refresh and logout: the JWT endpoints.
 
 Login attempts are counted in Redis per client address and per username, so every API process
 shares the counts. An attempt is counted before the password is checked, atomically with the

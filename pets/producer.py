@@ -19,13 +19,13 @@ from contracts.events import (
     event_fields,
     newest_event_id,
 )
-from contracts.queue import TASKS_KEY, WAKE_KEY, WAKE_LUA, Task, parse_task, queue_key, utc_now_iso
-from contracts.queue_state import queue_counts
-from contracts.redis_scripts import queue_script
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
+from contracts.tasks import TASKS_KEY, WAKE_KEY, WAKE_LUA, Task, parse_task, queue_key, utc_now_iso
+from infra.redis_scripts import queue_script
 from pets import counts
 from pets.counts import ADJUST_KNOWN_LUA
 from pets.redis_client import get_redis
+from queue_tools.state import queue_counts
 
 log = logging.getLogger(__name__)
 
