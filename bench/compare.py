@@ -18,8 +18,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.__main__ import PET_BODY, load_run, login, seed_pets
 from bench.harness import Service, Stack
+from bench.workload import PET_BODY, load_run, login, seed_pets
 
 PATHS = {"post": "/api/pets/", "get": "/api/pets/?limit=100"}
 

@@ -1,0 +1,76 @@
+"""The load both benchmarks put on the API (`python -m bench` and `python -m bench.compare`): the
+admin's token, the pet a POST run creates, pets seeded straight into the database as if enriched,
+and one wrk run priced in the service's CPU per request."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from bson import ObjectId
+
+from bench.harness import Service, Stack, cpu_seconds
+from bench.load import run_wrk
+from contracts.results import RESULTS_COLLECTION, ResultRecord
+from contracts.task_status import STATUS_KEY
+from contracts.tasks import TASKS_KEY, WAKE_KEY, build_task
+from worker.enrichment import build_document
+from worker.wikipedia import FOUND, Summary
+
+COUNTS_KEY = "pets:counts"  # pets/counts.py (the benchmark does not import Django)
+DELIVERED_KEY = "pets:outbox:delivered"  # pets/producer.py
+
+SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot"]
+PET_BODY = '{"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": true}'
+
+
+def login(url: str) -> str:
+    response = requests.post(f"{url}/api/token/", json={"username": "admin", "password": "admin123"}, timeout=10)
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+def seed_pets(stack: Stack, count: int, *, start: int = 0) -> None:
+    """`count` more pets (each older than the last, 30 s apart), every one enriched: its result
+    recorded as a worker records it (contracts/results.ResultRecord)."""
+    newest = datetime(2026, 11, 1, tzinfo=UTC)
+    pets: list[dict[str, Any]] = []
+    results: list[dict] = []
+    for number in range(start, start + count):
+        created = newest - timedelta(seconds=30 * number)
+        species = SPECIES[number % len(SPECIES)]
+        pet: dict[str, Any] = {
+            "_id": ObjectId(), "name": f"Pet {number}", "species": species, "species_key": species.lower(),
+            "age": number % 15, "owner": "Bench", "vaccinated": number % 2 == 0,
+            "created_at": created, "updated_at": created,
+        }  # fmt: skip
+        pets.append(pet)
+        task = build_task(pet_id=str(pet["_id"]), name=pet["name"], species=species, age=pet["age"],
+                          owner="Bench", vaccinated=pet["vaccinated"], reason="created")  # fmt: skip
+        summary = Summary(FOUND, species, f"The {species} is an animal.", None, None)
+        document = build_document(task, summary, consumer_name="Consumer-1", processed_at=created, duration_seconds=0)
+        results.append(ResultRecord.from_enriched(document, f"{pet['_id']}.json").to_document())
+    for first in range(0, len(pets), 1000):
+        stack.db.pet.insert_many(pets[first : first + 1000])
+        stack.db[RESULTS_COLLECTION].insert_many(results[first : first + 1000])
+    stack.redis.delete(COUNTS_KEY)  # written behind the API's back: let it count again
+
+
+def forget_load_test_pets(stack: Stack) -> None:
+    """Keep the collection at its seeded size between runs: drop what a POST run created."""
+    stack.db.pet.delete_many({"owner": "Ana"})
+    stack.redis.delete(TASKS_KEY, WAKE_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
+
+
+def load_run(
+    stack: Stack, service: Service, url: str, *, token: str, seconds: float, connections: int, body: str | None
+) -> dict:
+    """One wrk run against `service`: its LoadResult fields and the service's CPU per request
+    (`cpu_ms`); what a POST run created is dropped after it."""
+    before = cpu_seconds([service])
+    result = run_wrk(url, token=token, seconds=seconds, connections=connections, body=body)
+    cpu_ms = (cpu_seconds([service]) - before) / max(result.requests, 1) * 1000
+    forget_load_test_pets(stack)
+    return asdict(result) | {"cpu_ms": cpu_ms}
