@@ -80,14 +80,6 @@ def event_fields(kind: str, data: Mapping[str, object]) -> dict[str, str | bytes
     return {"type": kind, "data": orjson.dumps(data)}
 
 
-# add_event in Lua, for a script that makes the change the event describes (pets/producer.py).
-ADD_EVENT_LUA = f"""
-local function add_event(key, kind, data)
-  redis.call('XADD', key, 'MAXLEN', '~', {EVENTS_MAX_LEN}, '*', 'type', kind, 'data', data)
-end
-"""
-
-
 def newest_event_id(client: redis.Redis) -> str:
     """The newest event's id ("0-0" when there is none): a reader that has seen everything up to
     now resumes after it."""

@@ -23,23 +23,6 @@ DONE = "done"
 TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD)
 FINAL_STATES = frozenset({DONE, DEAD})
 
-# Set a pet's entry unless another task owns the pet (a newer task's state is never overwritten
-# by an older one finishing late). A Lua function, for the scripts that move tasks (worker/broker.py).
-SET_IF_OWNER_LUA = """
-local function set_if_owner(hash, pet_id, task_id, entry)
-  local current = redis.call('HGET', hash, pet_id)
-  if current then
-    local ok, owner = pcall(cjson.decode, current)
-    if ok and type(owner) == 'table' and owner['task_id'] ~= task_id then return 0 end
-  end
-  redis.call('HSET', hash, pet_id, entry)
-  return 1
-end
-"""
-# KEYS[1] the hash; ARGV: pet id, task id, the new entry.
-SET_IF_OWNER = SET_IF_OWNER_LUA + "return set_if_owner(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
-
-
 @dataclass(frozen=True)
 class TaskStatus:
     state: str

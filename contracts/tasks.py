@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import orjson
 import redis
 
-from infra.redis_scripts import queue_script
+from infra.redis_scripts import redis_script
 
 TASKS_KEY = "pets:tasks"  # list of normal tasks (and those pushed by hand): RPUSH, taken from the head
 HIGH, NORMAL, LOW = "high", "normal", "low"
@@ -44,22 +44,15 @@ def queue_key(priority: str) -> str:
     return QUEUE_KEYS[priority]
 
 
-# The wake-up token in Lua, for every script that queues tasks (worker/broker.py, pets/producer.py,
-# PUSH_TASK below): the one definition of how producers wake idle consumers.
-WAKE_LUA = f"""
-local function wake(key)
-  redis.call('RPUSH', key, '1')
-  redis.call('LTRIM', key, -{WAKE_TOKENS_KEPT}, -1)
-end
-"""
-# KEYS: the task's list, the wake list; ARGV[1] the payload.
-PUSH_TASK = WAKE_LUA + "redis.call('RPUSH', KEYS[1], ARGV[1])\nwake(KEYS[2])\n"
+# infra/lua/push_task.lua: the task onto its list, and a wake-up token (infra/lua/lib/wake.lua, the
+# one definition of how producers wake idle consumers, shared by every script that queues tasks).
+PUSH_TASK = redis_script("push_task", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
 
 
 def push_task(pipe: redis.client.Pipeline, payload: str, priority: str) -> None:
     """Queue the push of a task onto its priority's list, with a consumer's wake-up token, on
     `pipe` (the caller executes it, inside a transaction with the rest of its change)."""
-    queue_script(pipe, PUSH_TASK, [queue_key(priority), WAKE_KEY], [payload])
+    PUSH_TASK.queue(pipe, [queue_key(priority), WAKE_KEY], [payload])
 
 
 def processing_key(consumer_name: str) -> str:

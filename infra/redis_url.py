@@ -25,6 +25,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from infra.environment import ConfigError, Environment
+from infra.redis_scripts import load_all_on_connect
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SENTINEL_SCHEME = "redis+sentinel"
@@ -58,7 +59,9 @@ def parse_sentinel_url(url: str) -> SentinelAddress | None:
 
 
 def connect(url: str, **options: Any) -> redis.Redis:  # noqa: ANN401 (redis-py's connection options)
-    """A client of the master: from the URL, or found through the Sentinels."""
+    """A client of the master: from the URL, or found through the Sentinels. Each of its
+    connections loads the project's Redis scripts as it connects (infra/redis_scripts.py)."""
+    options.setdefault("redis_connect_func", load_all_on_connect)
     address = parse_sentinel_url(url)
     if address is None:
         return redis.Redis.from_url(url, **options)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 
-from infra.redis_scripts import queue_script
+from infra.redis_scripts import redis_script
 from pets.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -23,20 +23,9 @@ log = logging.getLogger(__name__)
 COUNTS_KEY = "pets:counts"
 COUNTS_TTL_SECONDS = 600
 
-# Adjust a count only if it is known (an unknown one is computed when first asked for). Also
-# part of the script that queues a task (pets/producer.py).
-ADJUST_KNOWN_LUA = """
-local function adjust_known(hash, signature, delta)
-  if redis.call('HEXISTS', hash, signature) == 1 then redis.call('HINCRBY', hash, signature, delta) end
-end
-"""
-# KEYS[1] the hash; ARGV: signature, delta, signature, delta...
-ADJUST_KNOWN = (
-    ADJUST_KNOWN_LUA
-    + """
-for i = 1, #ARGV, 2 do adjust_known(KEYS[1], ARGV[i], ARGV[i + 1]) end
-"""
-)
+# infra/lua/adjust_counts.lua: adjust a count only if it is known (an unknown one is computed when
+# first asked for); the script that queues a task does the same (infra/lua/lib/adjust_known.lua).
+ADJUST_COUNTS = redis_script("adjust_counts")
 
 
 def signature(species_key: str | None, vaccinated: bool | None) -> str:
@@ -75,9 +64,9 @@ CountChanges = Sequence[tuple[int, list[str]]]  # (delta, the filter signatures 
 def adjust(pipe: redis.client.Pipeline, changes: CountChanges) -> None:
     """Queue these count adjustments on `pipe` (the write's own round trip to Redis)."""
     if changes:
-        queue_script(pipe, ADJUST_KNOWN, [COUNTS_KEY], adjustments(changes))
+        ADJUST_COUNTS.queue(pipe, [COUNTS_KEY], adjustments(changes))
 
 
 def adjustments(changes: CountChanges) -> list[str | int]:
-    """The changes as ADJUST_KNOWN_LUA takes them: signature, delta, signature, delta..."""
+    """The changes as the scripts take them: signature, delta, signature, delta..."""
     return [item for delta, signatures in changes for signature in signatures for item in (signature, delta)]

@@ -11,8 +11,8 @@ import logging
 import redis
 
 from contracts.events import (
-    ADD_EVENT_LUA,
     EVENTS_KEY,
+    EVENTS_MAX_LEN,
     PET_DELETED,
     Announcement,
     add_event,
@@ -20,10 +20,9 @@ from contracts.events import (
     newest_event_id,
 )
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
-from contracts.tasks import TASKS_KEY, WAKE_KEY, WAKE_LUA, Task, parse_task, queue_key, utc_now_iso
-from infra.redis_scripts import queue_script
+from contracts.tasks import TASKS_KEY, WAKE_KEY, WAKE_TOKENS_KEPT, Task, parse_task, queue_key, utc_now_iso
+from infra.redis_scripts import redis_script
 from pets import counts
-from pets.counts import ADJUST_KNOWN_LUA
 from pets.redis_client import get_redis
 from queue_tools.state import queue_counts
 
@@ -33,26 +32,9 @@ log = logging.getLogger(__name__)
 DELIVERED_KEY = "pets:outbox:delivered"
 
 
-# enqueue() in one command, run atomically as the transaction it replaced was: the task onto its
-# priority's list with a wake-up token, its id into DELIVERED_KEY, its pet's status, then the
-# list counts and the live event. That transaction was nine commands, and redis-py's work per
-# command was most of a create's Redis CPU; each step's Lua comes from the module that owns it.
-# KEYS: the task's list, wake list, delivered set, status hash, counts hash, event stream.
-# ARGV: payload, task id, pet id, status, event type ('' for none), event data, then the counts'
-# signature, delta pairs (pets/counts.adjustments).
-ENQUEUE = (
-    WAKE_LUA
-    + ADJUST_KNOWN_LUA
-    + ADD_EVENT_LUA
-    + """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-wake(KEYS[2])
-redis.call('SADD', KEYS[3], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
-for i = 7, #ARGV, 2 do adjust_known(KEYS[5], ARGV[i], ARGV[i + 1]) end
-if ARGV[5] ~= '' then add_event(KEYS[6], ARGV[5], ARGV[6]) end
-"""
-)
+# enqueue() in one command (infra/lua/enqueue.lua), as atomic as the nine-command transaction it
+# replaced: redis-py's work per command was most of a create's Redis CPU.
+ENQUEUE = redis_script("enqueue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT, EVENTS_MAX_LEN=EVENTS_MAX_LEN)
 
 
 def enqueue(
@@ -63,7 +45,7 @@ def enqueue(
     a warning) when Redis cannot take it."""
     keys, values = _enqueue_arguments(task, payload, count_changes, event)
     try:
-        get_redis().eval(ENQUEUE, len(keys), *keys, *values)
+        ENQUEUE(get_redis(), keys, values)
     except redis.RedisError as exc:
         log.warning("Could not queue an enrichment task: %s", exc)
         return False
@@ -72,7 +54,7 @@ def enqueue(
 
 def enqueue_on(pipe: redis.client.Pipeline, payload: str) -> None:
     """Queue the push of one staged task on `pipe` (the outbox relay pushes a batch at once)."""
-    queue_script(pipe, ENQUEUE, *_enqueue_arguments(parse_task(payload), payload, (), None))
+    ENQUEUE.queue(pipe, *_enqueue_arguments(parse_task(payload), payload, (), None))
 
 
 def _enqueue_arguments(

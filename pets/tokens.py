@@ -26,6 +26,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
+from infra.redis_scripts import redis_script
 from pets.redis_client import get_redis
 from pets.serializers import ErrorSerializer, MessageSerializer
 
@@ -33,28 +34,10 @@ log = logging.getLogger(__name__)
 
 FAILURE_KEY_PREFIX = "pets:auth:failures:"
 
-# Check both counters and, only if neither is at its limit, count this attempt in both: one atomic
-# step, so N parallel wrong passwords get at most `limit` password checks, never more.
-RESERVE_ATTEMPT = """
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local count = tonumber(redis.call('GET', key) or '0')
-  if count >= tonumber(ARGV[i]) then
-    wait = math.max(wait, redis.call('TTL', key), 1)
-  end
-end
-if wait > 0 then return wait end
-for _, key in ipairs(KEYS) do
-  redis.call('INCR', key)
-  redis.call('EXPIRE', key, ARGV[#KEYS + 1], 'NX')
-end
-return 0
-"""
-RELEASE_ATTEMPT = """
-for _, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
-end
-"""
+# infra/lua/reserve_login_attempt.lua: both counters checked and, if neither is at its limit, this
+# attempt counted in both, in one atomic step: N parallel wrong passwords get at most `limit` checks.
+RESERVE_ATTEMPT = redis_script("reserve_login_attempt")
+RELEASE_ATTEMPT = redis_script("release_login_attempt")
 
 
 def _failure_keys(client: str, username: str) -> tuple[list[str], list[int]]:
@@ -74,7 +57,7 @@ def reserve_attempt(client: str, username: str) -> int:
     """
     keys, limits = _failure_keys(client, username)
     try:
-        wait = get_redis().eval(RESERVE_ATTEMPT, len(keys), *keys, *limits, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        wait = RESERVE_ATTEMPT(get_redis(), keys, [*limits, settings.LOGIN_FAILURE_WINDOW_SECONDS])
     except redis.RedisError as exc:
         log.warning("Login guard unavailable, not throttling: %s", exc)
         return 0
@@ -85,7 +68,7 @@ def release_attempt(client: str, username: str) -> None:
     """The attempt did not fail a password check (it succeeded, or was malformed): uncount it."""
     keys, _ = _failure_keys(client, username)
     try:
-        get_redis().eval(RELEASE_ATTEMPT, len(keys), *keys)
+        RELEASE_ATTEMPT(get_redis(), keys)
     except redis.RedisError as exc:
         log.warning("Login guard unavailable, attempt not released: %s", exc)
 

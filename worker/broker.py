@@ -27,14 +27,12 @@ from datetime import UTC, datetime
 import redis
 
 from contracts.dead_letters import DeadLetter
-from contracts.events import ADD_EVENT_LUA, EVENTS_KEY, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
+from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
 from contracts.task_status import (
     DEAD,
     DONE,
     PROCESSING,
     RETRYING,
-    SET_IF_OWNER,
-    SET_IF_OWNER_LUA,
     STATUS_KEY,
     TaskStatus,
 )
@@ -46,7 +44,7 @@ from contracts.tasks import (
     PRIORITIES,
     PROCESSING_KEY_PREFIX,
     WAKE_KEY,
-    WAKE_LUA,
+    WAKE_TOKENS_KEPT,
     Task,
     done_key,
     heartbeat_key,
@@ -54,111 +52,19 @@ from contracts.tasks import (
     queue_key,
     utc_now_iso,
 )
-from infra.redis_scripts import queue_script
+from infra.redis_scripts import redis_script
 from worker.priorities import HIGH_FIRST
 
 DONE_MARKER_SECONDS = 7 * 24 * 3600
 
-# The scripts below get the lists as KEYS: high, normal, low (in contracts/tasks.py's PRIORITIES
-# order, or in the order of this take), then their own. A payload goes to its priority's list;
-# one that is not a task of ours (it is dead-lettered once taken) goes to the normal list.
-QUEUE_OF = (
-    WAKE_LUA
-    + """
-local function queue_of(raw, high, normal, low)
-  local ok, task = pcall(cjson.decode, raw)
-  if ok and type(task) == 'table' then
-    if task['priority'] == 'high' then return high end
-    if task['priority'] == 'low' then return low end
-  end
-  return normal
-end
-"""
-)
-
-# KEYS: delayed, high, normal, low, wake. Move every due retry back to the tail of its list,
-# atomically (several consumers may run it), and return the due time of the earliest retry still
-# waiting (-1: none), in one round trip.
-PROMOTE_DUE = (
-    QUEUE_OF
-    + """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[1], member)
-  redis.call('RPUSH', queue_of(member, KEYS[2], KEYS[3], KEYS[4]), member)
-end
-if #due > 0 then wake(KEYS[5]) end
-local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #earliest == 0 then return '-1' end
-return earliest[2]
-"""
-)
-
-# KEYS: three lists in the order to take from, the processing list, wake. Move up to ARGV[1]
-# tasks from the heads of the lists into the processing list, in one round trip; once all three
-# are empty, drop the wake tokens (idle consumers then block instead of waking for nothing).
-TAKE_MANY = """
-local taken = {}
-local source = 1
-while #taken < tonumber(ARGV[1]) and source <= 3 do
-  local raw = redis.call('LMOVE', KEYS[source], KEYS[4], 'LEFT', 'LEFT')
-  if raw then taken[#taken + 1] = raw else source = source + 1 end
-end
-if source > 3 then redis.call('DEL', KEYS[5]) end
-return taken
-"""
-
-# KEYS: a processing list, high, normal, low, wake. Put everything in the processing list back at
-# the head of its priority's list, in its order, atomically; returns how many.
-REQUEUE = (
-    QUEUE_OF
-    + """
-local count = 0
-while true do
-  local raw = redis.call('RPOP', KEYS[1])
-  if not raw then break end
-  redis.call('LPUSH', queue_of(raw, KEYS[2], KEYS[3], KEYS[4]), raw)
-  count = count + 1
-end
-if count > 0 then wake(KEYS[5]) end
-return count
-"""
-)
-
-# KEYS: the status hash, then each task's done marker. ARGV: pet id, task id, status entry, for
-# each task. Marks them processing, unless a newer task owns the pet; returns, for each, 1 if its
-# done marker exists (a redelivery of a finished task). A batch in one command: as a pipeline, each
-# task cost the client two commands to pack and two replies to parse.
-START_MANY = (
-    SET_IF_OWNER_LUA
-    + """
-local done_before = {}
-for i = 2, #KEYS do
-  local a = (i - 2) * 3
-  done_before[i - 1] = redis.call('EXISTS', KEYS[i])
-  set_if_owner(KEYS[1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
-end
-return done_before
-"""
-)
-
-# KEYS: the processing list, the status hash, the event stream, then each task's done marker.
-# ARGV: the marker's lifetime in seconds, then for each task: the payload as taken, its file,
-# pet id, task id, status entry, task.done event data. Each task: its done marker, out of the
-# processing list, its status, its event; the batch atomically, in one command (it was four per task).
-COMPLETE_MANY = (
-    SET_IF_OWNER_LUA
-    + ADD_EVENT_LUA
-    + f"""
-for i = 4, #KEYS do
-  local a = 1 + (i - 4) * 6
-  redis.call('SET', KEYS[i], ARGV[a + 2], 'EX', ARGV[1])
-  redis.call('LREM', KEYS[1], 1, ARGV[a + 1])
-  set_if_owner(KEYS[2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
-  add_event(KEYS[3], '{TASK_DONE}', ARGV[a + 6])
-end
-"""
-)
+# The scripts of the consumer's moves (infra/lua/): the lists come as KEYS high, normal, low (in
+# contracts/tasks.py's PRIORITIES order, or in the order of a take), then the script's own.
+PROMOTE_DUE = redis_script("promote_due", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
+TAKE_MANY = redis_script("take_many")
+REQUEUE = redis_script("requeue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
+START_MANY = redis_script("start_many")
+COMPLETE_MANY = redis_script("complete_many", EVENTS_MAX_LEN=EVENTS_MAX_LEN, TASK_DONE=TASK_DONE)
+SET_STATUS_IF_OWNER = redis_script("set_status_if_owner")
 PRIORITY_LISTS = [queue_key(priority) for priority in PRIORITIES]
 
 
@@ -177,11 +83,6 @@ class TaskQueue:
         self.redis = client
         self.consumer_name = consumer_name
         self.processing_key = processing_key(consumer_name)
-        self._promote_due = client.register_script(PROMOTE_DUE)
-        self._take_many = client.register_script(TAKE_MANY)
-        self._requeue = client.register_script(REQUEUE)
-        self._start_many = client.register_script(START_MANY)
-        self._complete_many = client.register_script(COMPLETE_MANY)
 
     # -- taking and finishing --------------------------------------------------------------
     def take(self, timeout_seconds: float, limit: int = 1, order: Sequence[str] = HIGH_FIRST) -> list[bytes]:
@@ -192,12 +93,12 @@ class TaskQueue:
         up to `timeout_seconds` (an empty list then), and takes again.
         """
         keys = [queue_key(priority) for priority in order] + [self.processing_key, WAKE_KEY]
-        taken = self._take_many(keys=keys, args=[limit])
+        taken = TAKE_MANY(self.redis, keys, [limit])
         if taken:
             return list(taken)
         if self.redis.blpop([WAKE_KEY], max(timeout_seconds, 0.01)) is None:
             return []
-        return list(self._take_many(keys=keys, args=[limit]))
+        return list(TAKE_MANY(self.redis, keys, [limit]))
 
     def heads(self) -> dict[str, bytes | None]:
         """The payload at the head of the normal and the low list (None: empty), one round trip."""
@@ -212,7 +113,7 @@ class TaskQueue:
         One round trip."""
         keys = [STATUS_KEY, *(done_key(task.task_id) for task in tasks)]
         values = [value for task in tasks for value in self._status(task, PROCESSING)]
-        return [bool(done_before) for done_before in self._start_many(keys=keys, args=values)]
+        return [bool(done_before) for done_before in START_MANY(self.redis, keys, values)]
 
     def complete(self, finished: list[Finished]) -> None:
         """Record tasks as done (for redeliveries), drop them from our processing list and
@@ -223,7 +124,7 @@ class TaskQueue:
             task = item.task
             event = {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result}
             values += [item.raw, item.file, *self._status(task, DONE), event_fields(TASK_DONE, event)["data"]]
-        self._complete_many(keys=keys, args=values)
+        COMPLETE_MANY(self.redis, keys, values)
 
     def drop(self, raw: bytes) -> None:
         self.redis.lrem(self.processing_key, 1, raw)
@@ -263,10 +164,10 @@ class TaskQueue:
             pipe.execute()
 
     def _record(self, pipe: redis.client.Pipeline, task: Task, state: str, next_attempt_at: str | None = None) -> None:
-        queue_script(pipe, SET_IF_OWNER, [STATUS_KEY], list(self._status(task, state, next_attempt_at)))
+        SET_STATUS_IF_OWNER.queue(pipe, [STATUS_KEY], self._status(task, state, next_attempt_at))
 
     def _status(self, task: Task, state: str, next_attempt_at: str | None = None) -> tuple[str, str, str]:
-        """SET_IF_OWNER's values for this task entering `state`: pet id, task id, status entry."""
+        """SET_STATUS_IF_OWNER's values for this task entering `state`: pet id, task id, status entry."""
         status = TaskStatus(
             state=state,
             task_id=task.task_id,
@@ -281,7 +182,7 @@ class TaskQueue:
     def promote_due(self, limit: int = 100) -> float | None:
         """Requeue the retries that are due; seconds until the next one is (None: no retry waits)."""
         now = time.time()
-        earliest = float(self._promote_due(keys=[DELAYED_KEY, *PRIORITY_LISTS, WAKE_KEY], args=[now, limit]))
+        earliest = float(PROMOTE_DUE(self.redis, [DELAYED_KEY, *PRIORITY_LISTS, WAKE_KEY], [now, limit]))
         return None if earliest < 0 else max(0.0, earliest - now)
 
     # -- recovery --------------------------------------------------------------------------
@@ -303,7 +204,7 @@ class TaskQueue:
         return reaped
 
     def _requeue_list(self, key: str) -> int:
-        return int(self._requeue(keys=[key, *PRIORITY_LISTS, WAKE_KEY]))
+        return int(REQUEUE(self.redis, [key, *PRIORITY_LISTS, WAKE_KEY]))
 
     # -- liveness --------------------------------------------------------------------------
     def beat(self, ttl_seconds: float) -> None:

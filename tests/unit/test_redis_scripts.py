@@ -1,0 +1,180 @@
+"""Every script in infra/lua/, run against a real Redis: the keys each takes and what it leaves
+there; and the registry's one call style (EVALSHA, NOSCRIPT reloaded, loaded on connect)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_DONE
+from contracts.tasks import DELAYED_KEY, QUEUE_KEYS, WAKE_KEY, WAKE_TOKENS_KEPT, push_task
+from infra import redis_scripts, redis_url
+from infra.redis_scripts import LUA_DIR, redis_script
+from tests.support.processes import ROOT
+from tests.support.servers import start_redis
+
+HIGH, NORMAL, LOW = QUEUE_KEYS["high"], QUEUE_KEYS["normal"], QUEUE_KEYS["low"]
+LISTS = [HIGH, NORMAL, LOW]
+SCRIPTS = sorted(path.stem for path in LUA_DIR.glob("*.lua"))
+CONSTANTS = {"WAKE_TOKENS_KEPT": WAKE_TOKENS_KEPT, "EVENTS_MAX_LEN": EVENTS_MAX_LEN, "TASK_DONE": TASK_DONE}
+
+
+def load(name: str) -> redis_scripts.RedisScript:
+    return redis_script(name, **CONSTANTS)
+
+
+def entry(task_id: str, state: str) -> str:
+    return json.dumps({"state": state, "task_id": task_id})
+
+
+def test_every_script_file_is_loaded_by_its_owner_and_says_its_keys():
+    """No script in a Python string, none unused: each .lua file is registered by one module."""
+    registry = ROOT / "infra" / "redis_scripts.py"  # its docstring shows a call
+    sources = [path for path in ROOT.glob("[a-z]*/*.py") if path.parts[-2] != "tests" and path != registry]
+    code = "\n".join(path.read_text() for path in sources)
+    for name in SCRIPTS:
+        assert code.count(f'redis_script("{name}"') == 1, name
+        assert "-- KEYS: " in (LUA_DIR / f"{name}.lua").read_text(), f"infra/lua/{name}.lua says no KEYS"
+    assert "redis.call" not in code
+
+
+def test_push_task_pushes_and_wakes_with_a_trimmed_token_list(redis_client):
+    with redis_client.pipeline() as pipe:
+        for number in range(WAKE_TOKENS_KEPT + 10):
+            push_task(pipe, f"task {number}", "high")
+        pipe.execute()
+    assert redis_client.llen(HIGH) == WAKE_TOKENS_KEPT + 10
+    assert redis_client.llen(WAKE_KEY) == WAKE_TOKENS_KEPT
+
+
+def test_enqueue_pushes_marks_delivered_sets_the_state_adjusts_known_counts_and_announces(redis_client):
+    redis_client.hset("counts", mapping={"|": 4})  # known; "cat|" unknown
+    keys = [NORMAL, WAKE_KEY, "delivered", "status", "counts", EVENTS_KEY]
+    counts = ["|", 1, "cat|", 1]
+    load("enqueue")(redis_client, keys, ["payload", "t1", "p1", entry("t1", "queued"), "pet.created", "{}", *counts])
+    assert redis_client.lrange(NORMAL, 0, -1) == [b"payload"] and redis_client.llen(WAKE_KEY) == 1
+    assert redis_client.smembers("delivered") == {b"t1"}
+    assert json.loads(redis_client.hget("status", "p1"))["state"] == "queued"
+    assert redis_client.hgetall("counts") == {b"|": b"5"}
+    [(_, fields)] = redis_client.xrange(EVENTS_KEY)
+    assert fields == {b"type": b"pet.created", b"data": b"{}"}
+    load("enqueue")(redis_client, keys, ["payload 2", "t2", "p2", entry("t2", "queued"), "", ""])
+    assert redis_client.xlen(EVENTS_KEY) == 1  # no event type: no event
+
+
+def test_adjust_counts_changes_known_counts_only(redis_client):
+    redis_client.hset("counts", mapping={"|": 10, "dog|true": 3})
+    with redis_client.pipeline() as pipe:
+        load("adjust_counts").queue(pipe, ["counts"], ["|", -1, "dog|true", -1, "cat|", 1])
+        pipe.execute()
+    assert redis_client.hgetall("counts") == {b"|": b"9", b"dog|true": b"2"}
+
+
+def test_set_status_if_owner_never_overwrites_a_newer_tasks_state(redis_client):
+    script = load("set_status_if_owner")
+    assert script(redis_client, ["status"], ["p1", "t1", entry("t1", "processing")]) == 1
+    assert script(redis_client, ["status"], ["p1", "t1", entry("t1", "done")]) == 1  # the owner itself
+    redis_client.hset("status", "p1", entry("t2", "queued"))  # a newer task took the pet
+    assert script(redis_client, ["status"], ["p1", "t1", entry("t1", "dead")]) == 0
+    assert json.loads(redis_client.hget("status", "p1"))["task_id"] == "t2"
+
+
+def test_promote_due_moves_due_retries_to_their_priority_lists_and_says_when_the_next_is_due(redis_client):
+    now = time.time()
+    redis_client.zadd(DELAYED_KEY, {json.dumps({"priority": "high"}): now - 5, "not json": now - 1,
+                                    json.dumps({"priority": "low"}): now + 60})  # fmt: skip
+    earliest = float(load("promote_due")(redis_client, [DELAYED_KEY, *LISTS, WAKE_KEY], [now, 100]))
+    assert earliest == pytest.approx(now + 60)
+    assert redis_client.llen(HIGH) == 1 and redis_client.lrange(NORMAL, 0, -1) == [b"not json"]
+    assert redis_client.zcard(DELAYED_KEY) == 1 and redis_client.llen(WAKE_KEY) == 1
+    redis_client.delete(DELAYED_KEY)
+    assert load("promote_due")(redis_client, [DELAYED_KEY, *LISTS, WAKE_KEY], [now, 100]) == b"-1"
+
+
+def test_take_many_takes_in_the_given_order_up_to_the_limit_and_drops_wake_tokens_when_empty(redis_client):
+    redis_client.rpush(HIGH, "h1")
+    redis_client.rpush(NORMAL, "n1", "n2")
+    redis_client.rpush(WAKE_KEY, "1", "1")
+    take = load("take_many")
+    assert take(redis_client, [*LISTS, "processing", WAKE_KEY], [2]) == [b"h1", b"n1"]
+    assert redis_client.llen(WAKE_KEY) == 2  # tasks may be left: the tokens stay
+    assert take(redis_client, [*LISTS, "processing", WAKE_KEY], [5]) == [b"n2"]
+    assert redis_client.llen(WAKE_KEY) == 0
+    assert redis_client.lrange("processing", 0, -1) == [b"n2", b"n1", b"h1"]
+
+
+def test_requeue_puts_a_processing_list_back_at_the_heads_of_its_priority_lists(redis_client):
+    redis_client.rpush("processing", json.dumps({"priority": "low"}), "plain", json.dumps({"priority": "high"}))
+    redis_client.rpush(NORMAL, "waiting")
+    assert load("requeue")(redis_client, ["processing", *LISTS, WAKE_KEY]) == 3
+    assert redis_client.lrange(NORMAL, 0, -1) == [b"plain", b"waiting"]
+    assert redis_client.llen(LOW) == 1 and redis_client.llen(HIGH) == 1 and redis_client.llen(WAKE_KEY) == 1
+    assert not redis_client.exists("processing")
+
+
+def test_start_many_marks_processing_and_tells_redeliveries(redis_client):
+    redis_client.set("done:t2", "file.json")
+    flags = load("start_many")(
+        redis_client, ["status", "done:t1", "done:t2"],
+        ["p1", "t1", entry("t1", "processing"), "p2", "t2", entry("t2", "processing")],
+    )  # fmt: skip
+    assert flags == [0, 1]
+    assert json.loads(redis_client.hget("status", "p1"))["state"] == "processing"
+
+
+def test_complete_many_marks_done_acknowledges_records_and_announces_each_task(redis_client):
+    redis_client.rpush("processing", "raw1", "raw2")
+    load("complete_many")(
+        redis_client, ["processing", "status", EVENTS_KEY, "done:t1", "done:t2"],
+        [60, "raw1", "f1.json", "p1", "t1", entry("t1", "done"), "{}",
+         "raw2", "f2.json", "p2", "t2", entry("t2", "done"), "{}"],
+    )  # fmt: skip
+    assert redis_client.get("done:t1") == b"f1.json" and 0 < redis_client.ttl("done:t2") <= 60
+    assert not redis_client.exists("processing")
+    assert {json.loads(redis_client.hget("status", pet))["state"] for pet in ("p1", "p2")} == {"done"}
+    assert [fields[b"type"] for _, fields in redis_client.xrange(EVENTS_KEY)] == [TASK_DONE.encode()] * 2
+
+
+def test_login_attempts_are_reserved_up_to_the_limit_and_released(redis_client):
+    reserve, release = load("reserve_login_attempt"), load("release_login_attempt")
+    keys = ["failures:client", "failures:user"]
+    assert [reserve(redis_client, keys, [5, 2, 900]) for _ in range(3)] == [0, 0, 900]  # the user's limit is 2
+    assert redis_client.get("failures:client") == b"2" and 0 < redis_client.ttl("failures:user") <= 900
+    release(redis_client, keys)
+    assert redis_client.get("failures:user") == b"1"
+    assert reserve(redis_client, keys, [5, 2, 900]) == 0
+
+
+def test_a_missing_constant_is_named():
+    saved = redis_scripts._registry.pop("push_task")
+    try:
+        with pytest.raises(ValueError, match="needs the constant WAKE_TOKENS_KEPT"):
+            redis_script("push_task")
+    finally:
+        redis_scripts._registry["push_task"] = saved
+
+
+def test_scripts_survive_a_flushed_script_cache_called_or_queued(tmp_path, logs_dir):
+    """A Redis that lost its scripts (restarted, or SCRIPT FLUSH): a direct call reloads on
+    NOSCRIPT; the project's clients load every script on each new connection, so a pipeline finds
+    them too. A server of this test's own: flushing the session's would pull scripts from under
+    the other tests' open connections."""
+    server = start_redis(tmp_path / "redis", logs_dir, "redis-scripts")
+    try:
+        raw = server.client()
+        script = load("set_status_if_owner")
+        assert script(raw, ["status"], ["p1", "t1", entry("t1", "queued")]) == 1
+        raw.script_flush()
+        assert script(raw, ["status"], ["p1", "t1", entry("t1", "done")]) == 1  # NOSCRIPT, reloaded
+        raw.script_flush()
+        project = redis_url.connect(server.url)
+        assert project.ping()  # a new connection: every registered script loaded
+        assert all(project.script_exists(*(s.sha for s in redis_scripts._registry.values())))
+        with project.pipeline(transaction=True) as pipe:
+            script.queue(pipe, ["status"], ["p2", "t2", entry("t2", "queued")])
+            pipe.hset("other", "a", "b")
+            assert pipe.execute() == [1, 1]
+    finally:
+        server.process.stop()
