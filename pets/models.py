@@ -1,4 +1,8 @@
-"""The MongoEngine `Pet` document: collection `pet` of `pets_database` (existing data stays readable)."""
+"""A stored pet: the MongoEngine `Pet` declares collection `pet` of `pets_database` (its fields and
+indexes), and the code reads and writes pets as plain documents of that shape, never as `Pet`
+instances: one representation, whatever the operation. `new_pet_document` makes one; the limits
+below are the one definition of what a field may hold (the model's fields and the input
+serializer both use them)."""
 
 from __future__ import annotations
 
@@ -19,11 +23,17 @@ def species_key(species: str) -> str:
     return " ".join(species.split()).casefold()
 
 
+NAME_MAX_LENGTH = 100
+SPECIES_MAX_LENGTH = 50
+OWNER_MAX_LENGTH = 100
+AGE_MIN, AGE_MAX = 0, 100
+
+
 def new_pet_document(*, name: str, species: str, age: int, owner: str, vaccinated: bool) -> dict:
-    """A new pet as `Pet` stores it (the same fields, BSON types and `species_key`), to insert
+    """A new pet as `Pet` declares it (the same fields, BSON types and `species_key`), inserted
     without a MongoEngine document: building, validating and converting one cost a create more CPU
-    than its insert. The values come validated by PetInputSerializer, to the same limits as `Pet`'s
-    fields; tests/unit/test_pets_services.py checks the two shapes agree."""
+    than its insert. The values come validated by PetInputSerializer, to the limits above;
+    tests/unit/test_pets_services.py checks that `Pet` loads what the writes store."""
     now = utc_now()
     return {
         "_id": ObjectId(),
@@ -39,11 +49,11 @@ def new_pet_document(*, name: str, species: str, age: int, owner: str, vaccinate
 
 
 class Pet(me.Document):
-    name = me.StringField(required=True, min_length=1, max_length=100)
-    species = me.StringField(required=True, min_length=1, max_length=50)
+    name = me.StringField(required=True, min_length=1, max_length=NAME_MAX_LENGTH)
+    species = me.StringField(required=True, min_length=1, max_length=SPECIES_MAX_LENGTH)
     species_key = me.StringField(required=True)
-    age = me.IntField(required=True, min_value=0, max_value=100)
-    owner = me.StringField(required=True, min_length=1, max_length=100)
+    age = me.IntField(required=True, min_value=AGE_MIN, max_value=AGE_MAX)
+    owner = me.StringField(required=True, min_length=1, max_length=OWNER_MAX_LENGTH)
     vaccinated = me.BooleanField(default=False)
     created_at = me.DateTimeField(default=utc_now)
     updated_at = me.DateTimeField(default=utc_now)
@@ -68,8 +78,3 @@ class Pet(me.Document):
         ],
     }
 
-    def clean(self) -> None:
-        self.species_key = species_key(self.species or "")
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.species})"

@@ -35,21 +35,19 @@ RELAY_RETRY = timedelta(seconds=3)
 RELAY_BATCH = 200
 
 
-def stage_task(pet: Pet, *, reason: str, priority: str = NORMAL) -> Task:
-    """Attach a new enrichment task to `pet`; it is saved with the pet's next `save()`."""
-    task = build_task(
-        pet_id=str(pet.id),
-        name=pet.name,
-        species=pet.species,
-        age=pet.age,
-        owner=pet.owner,
-        vaccinated=pet.vaccinated,
+def task_for(document: dict, *, reason: str, priority: str = NORMAL) -> Task:
+    """A new enrichment task for the pet in `document` (as it is about to be stored); the write
+    stores it with the pet (`outbox_fields`)."""
+    return build_task(
+        pet_id=str(document["_id"]),
+        name=document["name"],
+        species=document["species"],
+        age=document["age"],
+        owner=document["owner"],
+        vaccinated=document["vaccinated"],
         reason=reason,
         priority=priority,
     )
-    for field, value in outbox_fields(task).items():
-        setattr(pet, field, value)
-    return task
 
 
 def outbox_fields(task: Task) -> dict[str, object]:

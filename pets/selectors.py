@@ -20,11 +20,11 @@ from pets.producer import enrichment_states
 from pets.serializers import pet_output
 
 
-def pet_get(pet_id: str) -> Pet | None:
-    """The pet with this id, or None for an unknown or malformed id."""
+def pet_get(pet_id: str) -> dict | None:
+    """The stored document of the pet with this id, or None for an unknown or malformed id."""
     if not ObjectId.is_valid(pet_id):
         return None
-    return Pet.objects(id=pet_id).first()
+    return Pet._get_collection().find_one({"_id": ObjectId(pet_id)})
 
 
 def pet_filters(*, species: str | None = None, vaccinated: bool | None = None) -> dict:

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from contracts.task_status import QUEUED, TASK_STATES
 from contracts.tasks import PRIORITIES
-from pets.models import Pet
+from pets.models import AGE_MAX, AGE_MIN, NAME_MAX_LENGTH, OWNER_MAX_LENGTH, SPECIES_MAX_LENGTH
 from pets.pagination import Cursor, InvalidCursor
 
 # ASCII digits only: str.isdigit() and \d accept "²" or "٣", which int() refuses or misreads.
@@ -85,10 +85,10 @@ class RequestSerializer(serializers.Serializer):
 class PetInputSerializer(RequestSerializer):
     """A pet as a client sends it (POST: all required but `vaccinated`; PUT/PATCH: any subset)."""
 
-    name = StrictCharField(max_length=100)
-    species = StrictCharField(max_length=50)
-    age = StrictIntegerField(min_value=0, max_value=100)
-    owner = StrictCharField(max_length=100)
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+    species = StrictCharField(max_length=SPECIES_MAX_LENGTH)
+    age = StrictIntegerField(min_value=AGE_MIN, max_value=AGE_MAX)
+    owner = StrictCharField(max_length=OWNER_MAX_LENGTH)
     vaccinated = StrictBooleanField(default=False)
     priority = serializers.ChoiceField(
         choices=PRIORITIES,
@@ -126,9 +126,10 @@ class PetOutputSerializer(serializers.Serializer):
 
 
 def pet_output(document: dict) -> dict:
-    """A pet's stored document as the API shows it: PetOutputSerializer's fields, built directly
-    (a serializer instance per pet costs more than the rest of a list request). The datetimes stay
-    datetimes: the renderer writes them as DRF would, ISO 8601 with `Z` (pets/renderers.py)."""
+    """A pet's stored document as the API, the page and the events show it (the one output
+    function): PetOutputSerializer's fields, built directly (a serializer instance per pet costs
+    more than the rest of a list request). The datetimes stay datetimes: the renderer writes them
+    as DRF would, ISO 8601 with `Z` (pets/renderers.py)."""
     return {
         "id": str(document["_id"]),
         "name": document["name"],
@@ -141,13 +142,9 @@ def pet_output(document: dict) -> dict:
     }
 
 
-def pet_to_dict(pet: Pet, enrichment_status: str | None = None) -> dict:
-    return pet_output(pet.to_mongo()) | {"enrichment_status": enrichment_status}
-
-
 class PetListQuerySerializer(RequestSerializer):
     species = StrictCharField(
-        required=False, allow_blank=True, max_length=50, help_text="Case-insensitive species match."
+        required=False, allow_blank=True, max_length=SPECIES_MAX_LENGTH, help_text="Case-insensitive species match."
     )
     vaccinated = serializers.ChoiceField(
         choices=("true", "false"), required=False, help_text="`true` or `false`; anything else is a 400."
@@ -199,8 +196,10 @@ def pet_created_body(document: dict, *, task_queued: bool) -> dict:
     return body
 
 
-def pet_updated_body(pet: Pet, *, task_queued: bool | None, enrichment_status: str | None) -> dict:
-    body: dict[str, object] = {"message": "Pet updated successfully", "pet": pet_to_dict(pet, enrichment_status)}
+def pet_updated_body(document: dict, *, task_queued: bool | None, enrichment_status: str | None) -> dict:
+    """The 200 body of an update, from the document as the update left it."""
+    shown = pet_output(document) | {"enrichment_status": enrichment_status}
+    body: dict[str, object] = {"message": "Pet updated successfully", "pet": shown}
     if task_queued is not None:
         body["task_queued"] = task_queued
     return body

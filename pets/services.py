@@ -14,73 +14,68 @@ from bson import ObjectId
 
 from contracts.events import PET_CREATED, PET_UPDATED, pet_event
 from contracts.results import ENRICHED_FIELDS
-from contracts.tasks import NORMAL, build_task
+from contracts.tasks import NORMAL
 from pets import counts, outbox, producer
-from pets.models import Pet, new_pet_document, utc_now
+from pets.models import Pet, new_pet_document, species_key, utc_now
 
 
 @dataclass(frozen=True)
-class PetCreated:
-    document: dict  # the pet as stored (pets/models.new_pet_document), its staged task included
-    task_queued: bool
+class PetWrite:
+    document: dict  # the pet as stored by the write (its staged task included)
+    task_queued: bool | None  # None: the change did not need re-enrichment; False: Redis was down
 
     @property
     def pet_id(self) -> ObjectId:
         return self.document["_id"]
 
 
-@dataclass(frozen=True)
-class PetWrite:
-    pet: Pet
-    task_queued: bool | None  # None: the change did not need re-enrichment
-
-
 def pet_create(
     *, name: str, species: str, age: int, owner: str, vaccinated: bool = False, priority: str = NORMAL
-) -> PetCreated:
-    """One database write (the pet with its task), then one Redis round trip (the task queued).
-
-    The pet is inserted as a plain document in `Pet`'s shape, not through a MongoEngine `Pet`: the
-    hottest write of the API, and the document object cost it more than the insert itself.
-    """
+) -> PetWrite:
+    """One database write (the pet with its task), then one Redis round trip (the task queued)."""
     document = new_pet_document(name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
-    task = build_task(pet_id=str(document["_id"]), name=name, species=species, age=age, owner=owner,
-                      vaccinated=vaccinated, reason="created", priority=priority)  # fmt: skip
+    task = outbox.task_for(document, reason="created", priority=priority)
     document |= outbox.outbox_fields(task)
     Pet._get_collection().insert_one(document)
     added = [(1, counts.signatures_of(document["species_key"], vaccinated))]
     event = pet_event(PET_CREATED, str(document["_id"]), document)
     queued = producer.enqueue(task, document["outbox_task"], count_changes=added, event=event)
-    return PetCreated(document=document, task_queued=queued)
+    return PetWrite(document=document, task_queued=queued)
 
 
-def pet_update(pet: Pet, *, priority: str = NORMAL, **changes: object) -> PetWrite:
-    """Apply `changes`; queue a new task (of `priority`) if a field enrichment depends on changed.
+def pet_update(document: dict, *, priority: str = NORMAL, **changes: object) -> PetWrite | None:
+    """Apply `changes` to the stored pet `document` in one write; queue a new task (of `priority`)
+    if a field enrichment depends on changed. None when the pet was deleted meanwhile.
 
     `task_queued` is None when nothing enrichment depends on changed.
     """
-    changed = {field for field, value in changes.items() if getattr(pet, field) != value}
-    before = counts.signatures_of(pet.species_key, pet.vaccinated)
-    for field, value in changes.items():
-        setattr(pet, field, value)
+    changed = {field: value for field, value in changes.items() if document.get(field) != value}
     if not changed:
-        return PetWrite(pet=pet, task_queued=None)
-    pet.updated_at = utc_now()
-    reenrich = bool(changed.intersection(ENRICHED_FIELDS))
-    task = outbox.stage_task(pet, reason="updated", priority=priority) if reenrich else None
-    payload = pet.outbox_task
-    pet.save()  # validates and sets species_key (Pet.clean)
-    after = counts.signatures_of(pet.species_key, pet.vaccinated)
+        return PetWrite(document=document, task_queued=None)
+    written: dict[str, object] = {**changed, "updated_at": utc_now()}
+    if "species" in changed:
+        written["species_key"] = species_key(str(changed["species"]))
+    task = None
+    if changed.keys() & ENRICHED_FIELDS:
+        task = outbox.task_for(document | written, reason="updated", priority=priority)
+        written |= outbox.outbox_fields(task)
+    if Pet._get_collection().update_one({"_id": document["_id"]}, {"$set": written}).matched_count == 0:
+        return None
+    updated = document | written
+    before = counts.signatures_of(document["species_key"], document["vaccinated"])
+    after = counts.signatures_of(updated["species_key"], updated["vaccinated"])
     moved = [(-1, before), (1, after)] if before != after else []
-    event = pet_event(PET_UPDATED, str(pet.id), pet)
+    event = pet_event(PET_UPDATED, str(document["_id"]), updated)
     if task is None:
         producer.announce_change(moved, event)
-        return PetWrite(pet=pet, task_queued=None)
-    return PetWrite(pet=pet, task_queued=producer.enqueue(task, payload, count_changes=moved, event=event))
+        return PetWrite(document=updated, task_queued=None)
+    queued = producer.enqueue(task, updated["outbox_task"], count_changes=moved, event=event)
+    return PetWrite(document=updated, task_queued=queued)
 
 
-def pet_delete(pet: Pet) -> None:
+def pet_delete(document: dict) -> None:
     """Delete the pet and its enrichment state. Its result files stay: they are the workers'
     record of what was processed (remove them from PROCESSED_DIR by hand if you must)."""
-    pet.delete()
-    producer.forget_pet(str(pet.id), count_changes=[(-1, counts.signatures_of(pet.species_key, pet.vaccinated))])
+    Pet._get_collection().delete_one({"_id": document["_id"]})
+    removed = [(-1, counts.signatures_of(document["species_key"], document["vaccinated"]))]
+    producer.forget_pet(str(document["_id"]), count_changes=removed)

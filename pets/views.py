@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 
 from contracts.task_status import QUEUED
 from pets import selectors, services
-from pets.models import Pet
 from pets.pagination import pagination_headers
 from pets.producer import enrichment_states, queue_stats
 from pets.serializers import (
@@ -31,7 +30,7 @@ from pets.serializers import (
     PetUpdatedSerializer,
     RedisStatsSerializer,
     pet_created_body,
-    pet_to_dict,
+    pet_output,
     pet_updated_body,
 )
 
@@ -73,21 +72,22 @@ class PetCollectionView(APIView):
         data = PetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         created = services.pet_create(**data.validated_data)
-        body = pet_created_body(created.document, task_queued=created.task_queued)
+        body = pet_created_body(created.document, task_queued=bool(created.task_queued))
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def get_pet_or_404(pet_id: str) -> Pet:
-    pet = selectors.pet_get(pet_id)
-    if pet is None:
+def get_pet_or_404(pet_id: str) -> dict:
+    """The pet's stored document (pets/selectors.py), or a 404."""
+    document = selectors.pet_get(pet_id)
+    if document is None:
         raise NotFound("Pet not found")
-    return pet
+    return document
 
 
 class PetDetailView(APIView):
     @extend_schema(responses={200: PetOutputSerializer, **ERRORS, **NOT_FOUND}, summary="Get a pet")
     def get(self, request: Request, pet_id: str) -> Response:
-        [pet] = selectors.with_enrichment_status([pet_to_dict(get_pet_or_404(pet_id))])
+        [pet] = selectors.with_enrichment_status([pet_output(get_pet_or_404(pet_id))])
         return Response(pet)
 
     @extend_schema(
@@ -107,15 +107,17 @@ class PetDetailView(APIView):
         return self._update(request, pet_id)
 
     def _update(self, request: Request, pet_id: str) -> Response:
-        pet = get_pet_or_404(pet_id)
+        document = get_pet_or_404(pet_id)
         data = PetInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        result = services.pet_update(pet, **data.validated_data)
+        result = services.pet_update(document, **data.validated_data)
+        if result is None:  # deleted between the read and the write
+            raise NotFound("Pet not found")
         if result.task_queued is None:  # nothing re-enriched: the earlier task's state stands
             status = selectors.enrichment_status_of(pet_id)
         else:  # queued now, or Redis down (the outbox queues it later)
             status = QUEUED if result.task_queued else None
-        return Response(pet_updated_body(result.pet, task_queued=result.task_queued, enrichment_status=status))
+        return Response(pet_updated_body(result.document, task_queued=result.task_queued, enrichment_status=status))
 
     @extend_schema(responses={200: MessageSerializer, **ERRORS, **NOT_FOUND}, summary="Delete a pet")
     def delete(self, request: Request, pet_id: str) -> Response:
@@ -134,7 +136,7 @@ class PetEnrichmentView(APIView):
         summary="The pet's newest enrichment result",
     )
     def get(self, request: Request, pet_id: str) -> Response:
-        pet = get_pet_or_404(pet_id)
+        document = get_pet_or_404(pet_id)
         result = selectors.latest_result(pet_id)
         status_entry = enrichment_states([pet_id]).get(pet_id)
         if result is None:
@@ -142,7 +144,7 @@ class PetEnrichmentView(APIView):
             if status_entry is not None:
                 body["status"] = status_entry.state
             return Response(body, status=status.HTTP_404_NOT_FOUND)
-        state = selectors.enrichment_state(pet_to_dict(pet), result, status_entry)
+        state = selectors.enrichment_state(pet_output(document), result, status_entry)
         return Response(EnrichmentSerializer({"status": state, **result.to_api()}).data)
 
 

@@ -82,8 +82,9 @@ def create_on_the_page(page, **fields: str) -> None:
 
 
 def test_a_new_pet_turns_enriched_without_a_reload(page, api_server, start_consumer, wikipedia):
-    answer_slowly(wikipedia, 0.7)  # long enough to see it processing (the timeout is 1 s)
-    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir))
+    # Long enough to see it processing even on a busy machine (the suite runs on every core).
+    answer_slowly(wikipedia, 2.5)
+    start_consumer("1", PROCESSED_DIR=str(api_server.processed_dir), WIKIPEDIA_TIMEOUT_SECONDS="5")
     log_in_on_the_page(page, api_server)
     page.evaluate("window.__sameDocument = true")
     create_on_the_page(page, name="Luna", species="Cat", owner="Ana", age="3")

@@ -41,8 +41,8 @@ def test_a_created_pet_is_stored_as_its_document_class_would_store_it(pets_db, r
 
     write = pet_create(**dict(LUNA, species="  Maine   Coon "))
     stored = pets_db.find_one({"_id": write.pet_id})
-    reference = Pet(**dict(LUNA, species="  Maine   Coon "))
-    reference.validate()  # sets species_key, as save() does
+    reference = Pet(**dict(LUNA, species="  Maine   Coon ", species_key="maine coon"))
+    reference.validate()  # the schema's own checks: the created document passes them
     expected = reference.to_mongo().to_dict()
     assert set(stored) == set(expected) | {"_id", "outbox_task", "outbox_due_at"}
     assert {k: type(v) for k, v in stored.items() if k in expected} == {k: type(v) for k, v in expected.items()}
@@ -89,15 +89,36 @@ def test_one_script_queues_wakes_marks_counts_and_announces(pets_db, redis_clien
 
 
 def test_an_update_queues_a_task_only_when_enrichment_depends_on_the_change(pets_db, redis_client):
+    from pets.selectors import pet_get
     from pets.services import pet_update
 
     pet = created_pet()
-    assert pet_update(pet, owner="Bea").task_queued is None  # the owner is not enriched
-    assert pet_update(pet, age=3).task_queued is None  # no change at all
-    assert pet_update(pet, age=4).task_queued is True
+    write = pet_update(pet, owner="Bea")
+    assert write.task_queued is None  # the owner is not enriched
+    write = pet_update(write.document, age=3)
+    assert write.task_queued is None  # no change at all
+    write = pet_update(write.document, age=4)
+    assert write.task_queued is True
     tasks = queued(redis_client)
     assert [t.reason for t in tasks] == ["created", "updated"] and tasks[1].age == 4 and tasks[1].owner == "Bea"
-    assert pets_db.find_one({"_id": pet.id})["owner"] == "Bea"
+    stored = pet_get(str(pet["_id"]))
+    assert stored == write.document  # what the update returns is what it stored
+    assert stored["owner"] == "Bea" and stored["outbox_task"] == tasks[1].to_json()
+
+
+def test_an_update_stores_the_create_shape_and_skips_a_pet_deleted_meanwhile(pets_db, redis_client):
+    from pets.models import Pet
+    from pets.services import pet_delete, pet_update
+
+    pet = created_pet()
+    write = pet_update(pet, species="  Maine   Coon ", age=5)
+    stored = pets_db.find_one({"_id": pet["_id"]})
+    assert set(stored) == set(pet) and stored["species_key"] == "maine coon"
+    assert {k: type(v) for k, v in stored.items()} == {k: type(v) for k, v in pet.items()}
+    assert Pet.objects.get(id=pet["_id"]).species == "  Maine   Coon "  # the schema still loads it
+    pet_delete(write.document)
+    assert pet_update(write.document, age=6) is None
+    assert pets_db.count_documents({}) == 0 and len(queued(redis_client)) == 2  # nothing queued for it
 
 
 def test_counts_follow_creates_updates_and_deletes(pets_db, redis_client):
@@ -106,11 +127,11 @@ def test_counts_follow_creates_updates_and_deletes(pets_db, redis_client):
 
     pet = created_pet()
     assert pet_page(species="cat").total == 1 and pet_page(vaccinated=False).total == 0  # counted now
-    pet_update(pet, vaccinated=False)
+    pet = pet_update(pet, vaccinated=False).document
     assert pet_page(species="CAT").total == 1 and pet_page(vaccinated=False).total == 1
     pet_delete(pet)
     assert pet_page(species="cat").total == 0 and pet_page().total == 0
-    assert redis_client.hget(STATUS_KEY, str(pet.id)) is None
+    assert redis_client.hget(STATUS_KEY, str(pet["_id"])) is None
 
 
 def test_with_redis_down_the_pet_is_saved_and_the_relay_queues_it_later(pets_db, redis_client, redis_down):
@@ -133,7 +154,7 @@ def test_the_relay_clears_what_redis_took_and_pushes_nothing_twice(pets_db, redi
     from pets.outbox import relay_due
 
     pet = created_pet()
-    pets_db.update_one({"_id": pet.id}, {"$set": {"outbox_due_at": pet.created_at}})
+    pets_db.update_one({"_id": pet["_id"]}, {"$set": {"outbox_due_at": pet["created_at"]}})
     assert (relay_due().cleared, len(queued(redis_client))) == (1, 1)
     assert relay_due().handled == 0
 
@@ -147,5 +168,5 @@ def test_a_task_claimed_by_another_relay_waits_out_its_lease(pets_db, redis_clie
     api_redis._client = None
     # Another relay claimed it a moment ago, as relay_due claims what it pushes, and may be pushing it.
     claimed_until = utc_now() + RELAY_LEASE - timedelta(seconds=1)
-    pets_db.update_one({"_id": pet.id}, {"$set": {"outbox_due_at": claimed_until}})
+    pets_db.update_one({"_id": pet["_id"]}, {"$set": {"outbox_due_at": claimed_until}})
     assert relay_due().handled == 0 and queued(redis_client) == []
