@@ -53,7 +53,7 @@ def main() -> None:
             os.fsync(handle.fileno())
         os.link(tmp, os.path.join(out, f"{task['pet_id']}_{task['task_id']}.json"))
         os.unlink(tmp)
-        queue.lrem(processing, 1, raw)
+        queue.lrem(processing, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ fields, its enrichment state and summary), never an error text, a payload or a c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import orjson
 import redis
+from redis.typing import EncodableT, FieldT
 
 EVENTS_KEY = "pets:events"  # stream: one entry per event, fields `type` and `data` (JSON)
 EVENTS_MAX_LEN = 10_000  # about: XADD trims whole macro nodes past it (MAXLEN ~)
@@ -37,6 +38,7 @@ TASK_DEAD = "task.dead"
 TASK_DONE = "task.done"
 EVENT_TYPES = (PET_CREATED, PET_UPDATED, PET_DELETED, TASK_RETRYING, TASK_DEAD, TASK_DONE)
 
+StreamEntry = tuple[bytes, dict[bytes, bytes]]  # an XRANGE/XREAD entry as the bytes clients read it
 Announcement = tuple[str, dict]  # an event to add: its type and data
 
 PUBLIC_PET_FIELDS = ("id", "name", "species", "age", "owner", "vaccinated")
@@ -73,7 +75,7 @@ def add_event(pipe: redis.client.Pipeline, kind: str, data: Mapping[str, object]
     pipe.xadd(EVENTS_KEY, event_fields(kind, data), maxlen=EVENTS_MAX_LEN, approximate=True)
 
 
-def event_fields(kind: str, data: Mapping[str, object]) -> dict[str, str | bytes]:
+def event_fields(kind: str, data: Mapping[str, object]) -> dict[FieldT, EncodableT]:
     """An event's stream entry: its type and its data as JSON."""
     if kind not in EVENT_TYPES:
         raise ValueError(f"unknown event type {kind!r}")
@@ -83,10 +85,10 @@ def event_fields(kind: str, data: Mapping[str, object]) -> dict[str, str | bytes
 def newest_event_id(client: redis.Redis) -> str:
     """The newest event's id ("0-0" when there is none): a reader that has seen everything up to
     now resumes after it."""
-    return newest_id_in(client.xrevrange(EVENTS_KEY, count=1))
+    return newest_id_in(cast("list[StreamEntry]", client.xrevrange(EVENTS_KEY, count=1)))
 
 
-def newest_id_in(reply: list) -> str:
+def newest_id_in(reply: Sequence[StreamEntry] | None) -> str:
     """The id in an `XREVRANGE events + - COUNT 1` reply ("0-0" for an empty stream); the async
     reader (pets/live.py) sends the same command."""
     return entry_id_text(reply[0][0]) if reply else "0-0"

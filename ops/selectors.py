@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 
@@ -61,14 +62,14 @@ class DeadLetterPage:
     search: str
 
 
-def _parse(raw: bytes) -> Task | None:
+def _parse(raw: bytes | str) -> Task | None:
     try:
         return parse_task(raw)
     except InvalidTask:
         return None
 
 
-def _since(status_json: bytes | None, task: Task | None, now: datetime) -> float | None:
+def _since(status_json: bytes | str | None, task: Task | None, now: datetime) -> float | None:
     status = TaskStatus.from_json(status_json) if status_json else None
     if task is None or status is None or status.task_id != task.task_id or status.state != "processing":
         return None
@@ -112,10 +113,8 @@ def consumers(client: redis.Redis, names: list[str]) -> list[ConsumerView]:
 
 def panel_state(client: redis.Redis) -> PanelState:
     counts = queue_counts(client)
-    delayed = [
-        DelayedTask(_parse(raw), datetime.fromtimestamp(score, UTC))
-        for raw, score in client.zrange(DELAYED_KEY, 0, DELAYED_SHOWN - 1, withscores=True)
-    ]
+    waiting = cast("list[tuple[bytes, float]]", client.zrange(DELAYED_KEY, 0, DELAYED_SHOWN - 1, withscores=True))
+    delayed = [DelayedTask(_parse(raw), datetime.fromtimestamp(score, UTC)) for raw, score in waiting]
     return PanelState(
         counts=counts,
         oldest_age=oldest_queued_age_seconds(client),

@@ -19,13 +19,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import cast
 from urllib.parse import parse_qs
 
 import redis
 import redis.asyncio
 from django.conf import settings
 
-from contracts.events import EVENTS_KEY, Event, entry_id_text, newest_id_in, stream_id_key
+from contracts.events import EVENTS_KEY, Event, StreamEntry, entry_id_text, newest_id_in, stream_id_key
 from infra.redis_url import connect_async
 from pets_project.asgi_support import Receive, Scope, Send, send_json_error
 
@@ -78,7 +79,7 @@ class EventHub:
 
     async def newest_id(self) -> str:
         """The id of the newest event in the stream ("0-0" when there is none)."""
-        return newest_id_in(await self.client.xrevrange(EVENTS_KEY, count=1))
+        return newest_id_in(cast("list[StreamEntry]", await self.client.xrevrange(EVENTS_KEY, count=1)))
 
     async def _read(self, start: str) -> None:
         """XREAD from `start` on while anyone listens; waits out a Redis outage."""
@@ -86,7 +87,10 @@ class EventHub:
         delay = 0.5
         while self._queues:
             try:
-                replies = await self.client.xread({EVENTS_KEY: last}, count=REPLAY_BATCH, block=BLOCK_MILLISECONDS)
+                replies = cast(
+                    "list[tuple[bytes, list[StreamEntry]]] | None",
+                    await self.client.xread({EVENTS_KEY: last}, count=REPLAY_BATCH, block=BLOCK_MILLISECONDS),
+                )
                 delay = 0.5
             except redis.RedisError as exc:
                 log.warning("Live events paused, Redis unavailable: %s", exc)
@@ -117,12 +121,13 @@ class EventHub:
         the page one look at its rows.)"""
         missed = False
         if check_trimmed and stream_id_key(after) > (0, 0):
-            oldest = await self.client.xrange(EVENTS_KEY, count=1)
+            oldest = cast("list[StreamEntry]", await self.client.xrange(EVENTS_KEY, count=1))
             missed = not oldest or stream_id_key(entry_id_text(oldest[0][0])) > stream_id_key(after)
         events: list[Event] = []
         start = "(" + after
         while True:
-            entries = await self.client.xrange(EVENTS_KEY, min=start, max="+", count=REPLAY_BATCH)
+            page = await self.client.xrange(EVENTS_KEY, min=start, max="+", count=REPLAY_BATCH)
+            entries = cast("list[StreamEntry]", page)
             for entry_id, fields in entries:
                 event = Event.from_entry(entry_id, fields)
                 if event is not None:

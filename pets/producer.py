@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from redis.typing import EncodableT
 
 from contracts.events import (
     EVENTS_KEY,
@@ -59,7 +60,7 @@ def enqueue_on(pipe: redis.client.Pipeline, payload: str) -> None:
 
 def _enqueue_arguments(
     task: Task, payload: str, count_changes: counts.CountChanges, event: Announcement | None
-) -> tuple[list[str], list[str | bytes | int]]:
+) -> tuple[list[str], list[EncodableT]]:
     """ENQUEUE's keys and values."""
     keys = [queue_key(task.priority), WAKE_KEY, DELIVERED_KEY, STATUS_KEY, counts.COUNTS_KEY, EVENTS_KEY]
     status = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json()

@@ -9,6 +9,7 @@ of thousands of entries; a search reads it in chunks and stops once it has its p
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import redis
 
@@ -20,7 +21,8 @@ SEARCH_CHUNK = 500
 
 
 def _entries(client: redis.Redis) -> list[tuple[bytes, DeadLetter]]:
-    return [(raw, DeadLetter.from_json(raw)) for raw in client.lrange(DEAD_LETTER_KEY, 0, -1)]
+    raws = cast("list[bytes]", client.lrange(DEAD_LETTER_KEY, 0, -1))  # our clients never decode replies
+    return [(raw, DeadLetter.from_json(raw)) for raw in raws]
 
 
 def count(client: redis.Redis) -> int:
@@ -99,7 +101,7 @@ def _requeue_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool]) ->
         payload, task = requeue_task(entry)
         priority = task.priority if task is not None else NORMAL
         with client.pipeline(transaction=True) as pipe:
-            pipe.lrem(DEAD_LETTER_KEY, 1, raw)
+            pipe.lrem(DEAD_LETTER_KEY, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             push_task(pipe, payload, priority)
             if task is not None:
                 queued = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
+from redis.typing import EncodableT
 
 from contracts.dead_letters import DeadLetter
 from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
@@ -119,7 +120,7 @@ class TaskQueue:
         """Record tasks as done (for redeliveries), drop them from our processing list and
         announce them (contracts/events.py), atomically, in one round trip."""
         keys = [self.processing_key, STATUS_KEY, EVENTS_KEY, *(done_key(item.task.task_id) for item in finished)]
-        values: list[str | bytes | int] = [DONE_MARKER_SECONDS]
+        values: list[EncodableT] = [DONE_MARKER_SECONDS]
         for item in finished:
             task = item.task
             event = {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result}
@@ -127,13 +128,13 @@ class TaskQueue:
         COMPLETE_MANY(self.redis, keys, values)
 
     def drop(self, raw: bytes) -> None:
-        self.redis.lrem(self.processing_key, 1, raw)
+        self.redis.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
 
     def skip_done(self, raw: bytes, task: Task) -> None:
         """A redelivery of a finished task: drop it, and put its pet's state back to done
         (start() marked it processing)."""
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lrem(self.processing_key, 1, raw)
+            pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             self._record(pipe, task, DONE)
             pipe.execute()
 
@@ -142,7 +143,7 @@ class TaskQueue:
         due = time.time() + delay_seconds
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(DELAYED_KEY, {failed.to_json(): due})
-            pipe.lrem(self.processing_key, 1, raw)
+            pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             next_attempt_at = datetime.fromtimestamp(due, UTC).isoformat()
             self._record(pipe, failed, RETRYING, next_attempt_at=next_attempt_at)
             add_event(
@@ -157,7 +158,7 @@ class TaskQueue:
         """Move the payload to the dead-letter list; `task`, when it could be parsed, is marked dead."""
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(DEAD_LETTER_KEY, entry.to_json())
-            pipe.lrem(self.processing_key, 1, raw)
+            pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             if task is not None:
                 self._record(pipe, task, DEAD)
                 add_event(pipe, TASK_DEAD, {"pet_id": task.pet_id, "task_id": task.task_id, "attempts": task.attempts})

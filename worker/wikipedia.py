@@ -267,7 +267,9 @@ class SharedRateLimit:
             window = int(now)
             key = f"{WIKIPEDIA_KEY_PREFIX}rate:{window}"
             with self.redis.pipeline(transaction=True) as pipe:
-                count, _ = pipe.incr(key).expire(key, 5).execute()
+                pipe.incr(key)
+                pipe.expire(key, 5)
+                count, _ = pipe.execute()
             if count <= self.requests_per_second:
                 return
             metrics.RATE_LIMIT_WAITS.inc()
