@@ -73,12 +73,13 @@ def redis_script(name: str, **constants: object) -> RedisScript:
         if name in _registry:
             return _registry[name]
         body = (LUA_DIR / f"{name}.lua").read_text()
-        pieces = [(LUA_DIR / "lib" / f"{piece}.lua").read_text() for piece in _header(body, "uses")]
+        uses = _header(body, "uses")
+        pieces = [(LUA_DIR / "lib" / f"{piece.strip()}.lua").read_text() for piece in uses.split(",") if uses]
         try:
             source = Template("".join(pieces) + body).substitute({key: str(value) for key, value in constants.items()})
         except KeyError as missing:
             raise ValueError(f"infra/lua/{name}.lua needs the constant {missing.args[0]}") from None
-        script = RedisScript(name, source, hashlib.sha1(source.encode()).hexdigest(), ", ".join(_header(body, "KEYS")))
+        script = RedisScript(name, source, hashlib.sha1(source.encode()).hexdigest(), _header(body, "KEYS"))
         _registry[name] = script
         return script
 
@@ -105,7 +106,7 @@ def _ensure_loaded(pool: ConnectionPool, script: RedisScript) -> None:
         loaded.add(script.sha)
 
 
-def _header(body: str, field: str) -> list[str]:
-    """The names a header line (`-- uses: a, b`) lists."""
+def _header(body: str, field: str) -> str:
+    """What a header line says (`-- uses: a, b` gives "a, b"); empty when there is none."""
     found = re.search(rf"^-- {field}: (.*)$", body, re.M)
-    return [name.strip() for name in found.group(1).split(",")] if found else []
+    return found.group(1).strip() if found else ""
