@@ -49,10 +49,12 @@ def pet_update(document: dict, *, priority: str = NORMAL, **changes: object) -> 
 
     `task_queued` is None when nothing enrichment depends on changed.
     """
-    changed = {field: value for field, value in changes.items() if document.get(field) != value}
+    missing = _missing_fields(document)
+    document = document | missing
+    changed = {field: value for field, value in changes.items() if document[field] != value}
     if not changed:
         return PetWrite(document=document, task_queued=None)
-    written: dict[str, object] = {**changed, "updated_at": utc_now()}
+    written: dict[str, object] = {**missing, **changed, "updated_at": utc_now()}
     if "species" in changed:
         written["species_key"] = species_key(str(changed["species"]))
     task = None
@@ -62,8 +64,7 @@ def pet_update(document: dict, *, priority: str = NORMAL, **changes: object) -> 
     if Pet._get_collection().update_one({"_id": document["_id"]}, {"$set": written}).matched_count == 0:
         return None
     updated = document | written
-    before = counts.signatures_of(document["species_key"], document["vaccinated"])
-    after = counts.signatures_of(updated["species_key"], updated["vaccinated"])
+    before, after = _counted_as(document), _counted_as(updated)
     moved = [(-1, before), (1, after)] if before != after else []
     event = pet_event(PET_UPDATED, str(document["_id"]), updated)
     if task is None:
@@ -77,5 +78,21 @@ def pet_delete(document: dict) -> None:
     """Delete the pet and its enrichment state. Its result files stay: they are the workers'
     record of what was processed (remove them from PROCESSED_DIR by hand if you must)."""
     Pet._get_collection().delete_one({"_id": document["_id"]})
-    removed = [(-1, counts.signatures_of(document["species_key"], document["vaccinated"]))]
+    removed = [(-1, _counted_as(document | _missing_fields(document)))]
     producer.forget_pet(str(document["_id"]), count_changes=removed)
+
+
+def _missing_fields(document: dict) -> dict:
+    """What a pet stored before these fields were always written lacks (the original Pet App's
+    documents have no species_key, some no vaccinated): written by its first update."""
+    missing: dict[str, object] = {}
+    if "vaccinated" not in document:
+        missing["vaccinated"] = False
+    if "species_key" not in document:
+        missing["species_key"] = species_key(document["species"])
+    return missing
+
+
+def _counted_as(document: dict) -> list[str]:
+    """The list counts a stored pet is counted in."""
+    return counts.signatures_of(document["species_key"], document["vaccinated"])

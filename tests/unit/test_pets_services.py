@@ -170,3 +170,24 @@ def test_a_task_claimed_by_another_relay_waits_out_its_lease(pets_db, redis_clie
     claimed_until = utc_now() + RELAY_LEASE - timedelta(seconds=1)
     pets_db.update_one({"_id": pet["_id"]}, {"$set": {"outbox_due_at": claimed_until}})
     assert relay_due().handled == 0 and queued(redis_client) == []
+
+
+def test_a_pet_stored_by_the_original_app_can_be_updated_and_deleted(pets_db, redis_client):
+    """Its document has no species_key and no vaccinated: the first update writes them."""
+    from bson import ObjectId
+
+    from pets.models import utc_now
+    from pets.selectors import pet_get
+    from pets.services import pet_delete, pet_update
+
+    legacy_id = pets_db.insert_one(
+        {"_id": ObjectId(), "name": "Rex", "species": "Dog", "age": 4, "owner": "Ana",
+         "created_at": utc_now(), "updated_at": utc_now()}
+    ).inserted_id  # fmt: skip
+    legacy = pet_get(str(legacy_id))
+    write = pet_update(legacy, owner="Bea")
+    assert write is not None and write.task_queued is None
+    healed = pets_db.find_one({"_id": legacy_id})
+    assert (healed["species_key"], healed["vaccinated"], healed["owner"]) == ("dog", False, "Bea")
+    pet_delete(write.document)
+    assert pets_db.count_documents({}) == 0
