@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages `make run` and `make test` need, if any is missing:
 # redis-server (both); for the tests, chromium (the page and the panel in a browser), wrk (`make
-# test` runs a smoke run of `make bench`) and postgresql (the tests start servers of their own).
+# test` runs a smoke run of `make bench`), postgresql (the tests start servers of their own) and
+# curl (the README's curl session is run as written).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [[ "${1:-}" == "--with-browser" ]]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 fi
 if [[ "${1:-}" == "--with-bench" ]]; then
