@@ -23,6 +23,7 @@ DONE = "done"
 TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD)
 FINAL_STATES = frozenset({DONE, DEAD})
 
+
 @dataclass(frozen=True)
 class TaskStatus:
     state: str

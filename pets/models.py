@@ -77,4 +77,3 @@ class Pet(me.Document):
             "outbox_due_at",
         ],
     }
-

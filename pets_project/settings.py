@@ -116,7 +116,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ]
         },
-    }
+    },
 ]
 
 # Django's own tables only (users, the refresh-token blacklist, panel sessions); pets live in
