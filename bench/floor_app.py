@@ -1,7 +1,8 @@
 """The floor API: the least a WSGI app can do for the same requests (no framework).
 
 POST /api/pets/: verify the HS256 JWT, validate the body, insert with pymongo, RPUSH the task.
-GET /api/pets/: verify the JWT, read 100 pets newest first on the index, return a JSON array.
+GET /api/pets/: verify the JWT, read 100 pets newest first (the same ordering the API keeps, so
+the database sorts for the floor too), return their public fields as a JSON array.
 Served by gunicorn with the same number of worker processes as the API.
 """
 
@@ -21,6 +22,7 @@ SECRET = os.environ["DJANGO_SECRET_KEY"]
 pets: Collection = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database("pets_database")["pet"]
 queue = redis.Redis.from_url(os.environ["REDIS_URL"])
 FIELDS = {"name": str, "species": str, "age": int, "owner": str, "vaccinated": bool}
+SHOWN = (*FIELDS, "created_at", "updated_at")
 
 
 def respond(start_response, status: str, body: object) -> list[bytes]:
@@ -46,7 +48,5 @@ def app(environ, start_response):  # noqa: ANN001, ANN201 (WSGI)
         task = {k: body[k] for k in FIELDS} | {"pet_id": str(pet_id), "task_id": uuid.uuid4().hex}
         queue.rpush("pets:tasks", json.dumps(task | {"enqueued_at": now.isoformat()}))
         return respond(start_response, "201 Created", {"pet": doc | {"_id": str(pet_id)}, "task_queued": True})
-    docs = list(pets.find({}, {"outbox_task": 0}).sort([("created_at", -1), ("_id", -1)]).limit(100))
-    for doc in docs:
-        doc["id"] = str(doc.pop("_id"))
-    return respond(start_response, "200 OK", docs)
+    docs = pets.find({}).sort([("created_at", -1), ("_id", -1)]).limit(100)
+    return respond(start_response, "200 OK", [{"id": str(doc["_id"])} | {k: doc.get(k) for k in SHOWN} for doc in docs])

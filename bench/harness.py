@@ -111,6 +111,7 @@ class Stack:
             REDIS_URL=self.redis_url,
             PROCESSED_DIR=str(work / "processed_data"),
             WIKIPEDIA_API_URL=self.wikipedia.url,
+            OUTBOX_GRACE_SECONDS="0",  # relay_outbox_once clears what the API staged at once
         )
         for command in (["migrate", "--noinput", "-v", "0"], ["ensure_admin"], ["ensure_indexes", "--wait", "30"]):
             subprocess.run([sys.executable, "manage.py", *command], env=self.api_env, cwd=ROOT, check=True,
@@ -156,6 +157,11 @@ class Stack:
             for key in (f"pets:heartbeat:Consumer-{number}" for number in (1, 2, 3)):
                 wait_until(partial(self.redis.exists, key), timeout=STARTUP_SECONDS, what="consumers")
         return started
+
+    def relay_outbox_once(self) -> None:
+        """One round of the outbox relay: the tasks staged on pets the API created are cleared."""
+        subprocess.run([sys.executable, "manage.py", "relay_outbox", "--once"], env=self.api_env, cwd=ROOT,
+                       check=True, capture_output=True)  # fmt: skip
 
     def stop(self, services: list[Service]) -> None:
         for service in services:

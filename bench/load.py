@@ -25,8 +25,9 @@ def _ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def run_wrk(url: str, *, token: str, seconds: float, connections: int, body: str | None = None) -> LoadResult:
-    script = f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+def run_wrk(url: str, *, token: str | None, seconds: float, connections: int, body: str | None = None) -> LoadResult:
+    """`token` None: no Authorization header (the public HTML page)."""
+    script = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
     if body is not None:
         script += f'wrk.method = "POST"\nwrk.body = [[{body}]]\nwrk.headers["Content-Type"] = "application/json"\n'
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
