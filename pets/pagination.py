@@ -16,6 +16,14 @@ since then are still included: the window has no upper bound). A window that hol
 widens fourfold until it does, or until it reaches back past `EARLIEST` (then the query is plain):
 only the first read of a filter in a process may search. On MongoDB the window costs nothing:
 the index range is the same one the sort walks anyway.
+
+Small filters are read plainly. When the kept count says a filter matches at most
+`PLAIN_READ_MAX` pets (most registries), the page is one query with no window: the embedded
+database scans and sorts a few hundred documents in less time than it walks an index range over
+the same pets (100 pets: 3.5 ms of its CPU against 7.5 ms, measured with `bench`), and no window
+has to be searched for. Documents are read whole: an exclusion projection cost the embedded
+database more than the fields it leaves out (5.3 ms against 3.5 ms for 100 pets), and
+`pet_output` picks the public fields anyway.
 `offset` is still accepted for compatibility (it skips, so it costs O(offset)); `Link` offers
 cursors only.
 """
@@ -38,7 +46,7 @@ FIRST_WINDOW = timedelta(hours=1)
 MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOW = timedelta(days=100 * 365)  # reaches past EARLIEST from any date this app will see
 SORT = [("created_at", -1), ("_id", -1)]
-PROJECTION = {"outbox_task": 0, "outbox_due_at": 0, "species_key": 0}
+PLAIN_READ_MAX = 250  # pets: up to here a scan and sort costs the embedded database less than a window
 
 
 class InvalidCursor(ValueError):
@@ -80,14 +88,19 @@ class _Window:
 _learned_windows: dict[tuple, _Window] = {}  # per filter, per process
 
 
-def keyset_page(filters: dict, *, limit: int, after: Cursor | None) -> tuple[list[dict], Cursor | None]:
-    """Up to `limit` pets (raw documents, output fields only) older than `after`, newest first,
-    and the cursor of the next page (None on the last page)."""
+def keyset_page(
+    filters: dict, *, limit: int, after: Cursor | None, matching: int | None = None
+) -> tuple[list[dict], Cursor | None]:
+    """Up to `limit` pets (stored documents) older than `after`, newest first, and the cursor of
+    the next page (None on the last page). `matching`: how many pets the filters match, when known
+    (a wrong count costs time, never a wrong page)."""
     query = dict(filters)
     learned = _learned_windows.setdefault(tuple(sorted(filters.items())), _Window())
     top = after.created_at if after else datetime.now(UTC)
     width = learned.width
     lower = top - width if after or learned.first_page_from is None else learned.first_page_from
+    if matching is not None and matching <= PLAIN_READ_MAX:
+        lower = EARLIEST
     collection = Pet._get_collection()
     extra = 8  # pets that share the cursor's millisecond and precede it, skipped below
     while True:
@@ -99,7 +112,7 @@ def keyset_page(filters: dict, *, limit: int, after: Cursor | None) -> tuple[lis
         if created:
             query["created_at"] = created
         wanted = limit + 1 + extra  # in one batch: the default first batch (101) would need a getMore
-        fetched = list(collection.find(query, PROJECTION).sort(SORT).limit(wanted).batch_size(wanted))
+        fetched = list(collection.find(query).sort(SORT).limit(wanted).batch_size(wanted))
         documents = [doc for doc in fetched if after is None or not _not_after(doc, after)][: limit + 1]
         if len(documents) > limit or (len(fetched) < wanted and not bounded):
             break
@@ -132,7 +145,7 @@ def _aware(when: datetime) -> datetime:
 
 def offset_page(filters: dict, *, limit: int, offset: int) -> list[dict]:
     """`?offset=` paging, kept for clients that still send it: O(offset) on any engine."""
-    found = Pet._get_collection().find(filters, PROJECTION).sort(SORT).skip(offset)
+    found = Pet._get_collection().find(filters).sort(SORT).skip(offset)
     return list(found.limit(limit).batch_size(limit))
 
 

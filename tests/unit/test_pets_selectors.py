@@ -99,6 +99,78 @@ def test_the_newest_result_of_each_pet_wins_and_decides_its_state(pets_db):
     assert enrichment_state(pet, None, None) == "pending"
 
 
+def record_result(pets_db, pet_id: str, *, age: int = 2, enqueued_at: datetime | None = None) -> ResultRecord:
+    """A worker's result record for a task of this pet, stored as a worker stores it."""
+    task = build_task(pet_id=pet_id, name="Pet", species="Cat", age=age, owner="Ana", vaccinated=True,
+                      reason="created")  # fmt: skip
+    if enqueued_at is not None:
+        task = replace(task, enqueued_at=enqueued_at.isoformat())
+    summary = Summary(FOUND, "Cat", "The cat is an animal.", None, None)
+    document = build_document(task, summary, consumer_name="Consumer-1", processed_at=datetime.now(UTC),
+                              duration_seconds=0)  # fmt: skip
+    record = ResultRecord.from_enriched(document, f"{pet_id}_{task.task_id}.json")
+    pets_db.database[RESULTS_COLLECTION].insert_one(record.to_document())
+    return record
+
+
+def test_a_page_of_pets_whose_ids_are_far_apart_still_finds_every_result(pets_db):
+    """The results are read as one range of pet ids; when other pets' records fill that range past
+    its cap, the page's own are looked up by id, none missed."""
+    from pets.selectors import RECORDS_PER_PET, latest_results
+
+    ids = [str(pet_id) for pet_id in insert_pets(pets_db, 2 + RECORDS_PER_PET * 2)]
+    first, last, between = ids[0], ids[-1], ids[1:-1]
+    for pet_id in [first, last, *between]:
+        record_result(pets_db, pet_id)
+    found = latest_results([first, last])
+    assert sorted(found) == sorted([first, last])
+    assert latest_results(ids).keys() == set(ids)
+
+
+def test_remembered_results_are_used_only_while_the_state_entries_show_nothing_new(pets_db):
+    from pets.selectors import latest_results
+
+    [pet_id] = map(str, insert_pets(pets_db, 1))
+    first = record_result(pets_db, pet_id, age=2)
+    done_first = TaskStatus(state="done", task_id=first.task_id, at="then")
+    assert latest_results([pet_id], {pet_id: done_first})[pet_id].task_id == first.task_id
+    # A newer task finished: its state names it, and its record is read although the first is remembered.
+    second = record_result(pets_db, pet_id, age=3, enqueued_at=datetime.now(UTC) + timedelta(seconds=1))
+    done_second = TaskStatus(state="done", task_id=second.task_id, at="now")
+    assert latest_results([pet_id], {pet_id: done_second})[pet_id].task_id == second.task_id
+    # The database is not asked again for what a state entry names and this process read: the
+    # record is gone from the database, and still shown (a record never changes once written).
+    pets_db.database[RESULTS_COLLECTION].delete_many({"pet_id": pet_id})
+    assert latest_results([pet_id], {pet_id: done_second})[pet_id].task_id == second.task_id
+    # A task in flight: the database is read (nothing there now), never memory.
+    queued = TaskStatus(state="queued", task_id="a-newer-task", at="now")
+    assert latest_results([pet_id], {pet_id: queued}) == {}
+
+
+def test_a_pet_without_a_state_entry_has_its_result_read_again_after_a_while(pets_db, monkeypatch):
+    from pets import selectors
+
+    [pet_id] = map(str, insert_pets(pets_db, 1))
+    first = record_result(pets_db, pet_id, age=2)
+    assert selectors.latest_results([pet_id], {})[pet_id].task_id == first.task_id
+    newer = record_result(pets_db, pet_id, age=4, enqueued_at=datetime.now(UTC) + timedelta(seconds=1))
+    assert selectors.latest_results([pet_id], {})[pet_id].task_id == first.task_id  # remembered, for RECHECK_SECONDS
+    assert selectors.latest_results([pet_id])[pet_id].task_id == newer.task_id  # without states: always read
+    fresh = selectors._RecentResults()
+    monkeypatch.setattr(selectors, "_recent", fresh)  # a process whose memory has lapsed
+    assert selectors.latest_results([pet_id], {})[pet_id].task_id == newer.task_id
+
+
+def test_a_small_registry_is_read_plainly_and_a_wrong_count_never_gives_a_wrong_page(pets_db):
+    from pets.pagination import PLAIN_READ_MAX, keyset_page
+
+    ids = [str(pet_id) for pet_id in insert_pets(pets_db, 12, start=datetime(2020, 5, 1, tzinfo=UTC))]
+    for matching in (12, None, PLAIN_READ_MAX + 1, 3):  # right, unknown, too many, too few
+        documents, cursor = keyset_page({}, limit=5, after=None, matching=matching)
+        rest, last = keyset_page({}, limit=100, after=cursor, matching=matching)
+        assert [str(doc["_id"]) for doc in documents + rest] == ids and last is None
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
