@@ -6,17 +6,30 @@ run on it (PAGE_CSP).
 
 from __future__ import annotations
 
+import threading
+
 from bson import ObjectId
+from cachetools import LRUCache, cached
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
+from django.template.loader import get_template
+from markupsafe import Markup
 from pymongo.errors import ConnectionFailure
 
 from pets import producer, selectors
 from pets.errors import DATABASE_UNAVAILABLE
+from pets.selectors import PetRow
 from pets.serializers import PetListQuerySerializer
 
 PAGE_SIZE = 100
+ROWS_KEPT = 2_000  # rendered rows per process, ~1.5 KB each
+
+
+@cached(LRUCache(maxsize=ROWS_KEPT), key=lambda row: row.key, lock=threading.Lock())
+def rendered_row(row: PetRow) -> Markup:
+    """A row's HTML, rendered once per process for as long as what it shows stays the same
+    (`PetRow.key`): a page reloaded or polled renders only the rows that changed."""
+    return Markup(get_template("pets/_pet_row.html").render({"row": row}))  # noqa: S704 (autoescaped)
 
 
 def pets_page(request: HttpRequest) -> HttpResponse:
@@ -39,7 +52,7 @@ def pets_page(request: HttpRequest) -> HttpResponse:
             render(request, "pets/pets_list.html", {"database_error": DATABASE_UNAVAILABLE}, status=503)
         )
     context = {
-        "rows": rows,
+        "rows": [rendered_row(row) for row in rows],
         "total": page.total,
         "paged": bool(cursor or query.validated_data["offset"]),
         "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
@@ -71,7 +84,7 @@ def pet_rows(request: HttpRequest) -> JsonResponse:
         if row is None:
             body.append({"id": pet_id, "deleted": True})
         else:
-            html = render_to_string("pets/_pet_row.html", {"row": row}, request=request)
+            html = str(rendered_row(row))
             body.append({"id": pet_id, "state": row.state, "final": row.final, "version": row.version, "html": html})
     return JsonResponse({"rows": body})
 

@@ -105,6 +105,12 @@ ROOT_URLCONF = "pets_project.urls"
 WSGI_APPLICATION = "pets_project.wsgi.application"
 
 TEMPLATES = [
+    {  # the public page (pets/jinja2.py says why Jinja2)
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "pets.jinja2.environment"},
+    },
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
