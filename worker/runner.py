@@ -3,7 +3,8 @@
 Tasks are taken in batches sized to about CONSUMER_BATCH_SECONDS of work (worker/prefetch.py): one
 at a time while each needs Wikipedia, dozens once the summaries are cached; high priority first, unless a normal
 or low task has waited too long at the head of its list (worker/priorities.py). A batch's result records are inserted
-together and its done tasks leave the queue in one atomic script.
+together and its done tasks leave the queue in one atomic script, on a thread of their own while the next batch is
+processed (worker/overlap.py says what is durable when).
 
 Delivery is at least once, with exactly one file and one result record in effect:
 - a task is moved (LMOVE) into this consumer's processing list and leaves it only in the Redis
@@ -45,6 +46,7 @@ from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
 from worker.logs import SUCCESS
+from worker.overlap import OneBehind
 from worker.prefetch import Prefetch
 from worker.priorities import PriorityAging
 from worker.results_store import ResultStore
@@ -101,6 +103,7 @@ class Consumer:
         self._next_promote = 0.0
         self._next_retry_at: float | None = None
         self._waiting = False  # in the housekeeping and wait for tasks, holding nothing
+        self._closing = OneBehind("close-batch")  # the previous batch's records and outcomes
 
     # -- lifecycle -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -127,6 +130,7 @@ class Consumer:
         self.heartbeat.start()
         try:
             self._loop()
+            self._closing.settle()  # a warm stop: the last batch is closed before exiting
         finally:
             self.heartbeat.stop()
         log.info("Stopped")
@@ -152,6 +156,7 @@ class Consumer:
             except StopWaiting:
                 self._put_back_what_the_wait_took()
             except redis.RedisError as exc:
+                self._closing.settle()  # nothing is closed behind the requeue of what we hold
                 held_requeued = False  # what we held is requeued once Redis answers again
                 delay = backoff.next_delay()
                 log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
@@ -168,7 +173,9 @@ class Consumer:
             self._waiting = False
 
     def _put_back_what_the_wait_took(self) -> None:
-        """The wait was interrupted: whatever Redis moved to us meanwhile goes back to the queue."""
+        """The wait was interrupted: whatever Redis moved to us meanwhile goes back to the queue
+        (once the batch being closed is, so that none of its tasks is requeued after all)."""
+        self._closing.settle()
         try:
             self.queue.requeue_held()  # on a new connection: redis-py dropped the interrupted one
         except redis.RedisError:
@@ -197,7 +204,8 @@ class Consumer:
     # -- a batch of tasks ------------------------------------------------------------------
     def handle_batch(self, raws: list[bytes]) -> None:
         """Process the tasks taken together; their states, result records and outcomes are
-        written together too (a round trip each per batch, not per task).
+        written together too (a round trip each per batch, not per task), the last two while the
+        next batch is processed.
 
         Only a Redis error leaves tasks where they are (held, requeued once Redis is back). Any
         other exception, from parsing, logging or recording an outcome itself, dead-letters the
@@ -218,11 +226,11 @@ class Consumer:
             item = self._guarded(raw, self._handle, raw, task, done)
             if item is not None:
                 written.append(item)
-        if written:
-            self._finish(written)
         self.prefetch.observe(len(raws), time.monotonic() - started)
+        if written:  # closed while the next batch is taken and processed
+            self._closing.submit(lambda: self._close(written))
 
-    def _finish(self, written: list[Written]) -> None:
+    def _close(self, written: list[Written]) -> None:
         """One insert of the batch's result records, then one script marking its tasks done."""
         try:
             self.results.record([item.record for item in written if item.record is not None])

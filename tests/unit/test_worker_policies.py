@@ -78,3 +78,30 @@ def test_prefetch_limit_one_always_takes_one():
     prefetch = Prefetch(limit=1)
     prefetch.observe(tasks=1, seconds=0.0001)
     assert prefetch.size() == 1
+
+
+def test_one_behind_runs_one_job_at_a_time_and_raises_its_error_to_the_caller():
+    """worker/overlap.py: a batch is closed while the next is processed, never two at once, and
+    a failure to close one reaches the loop (at the next hand-over, or when it waits)."""
+    import threading
+
+    from worker.overlap import OneBehind
+
+    closing = OneBehind("test")
+    release, order = threading.Event(), []
+    closing.submit(lambda: (release.wait(5), order.append("first")))
+    order.append("caller goes on")  # the caller is not held by the job in progress
+    release.set()
+    closing.submit(lambda: order.append("second"))  # waits for the first, then starts
+    closing.wait()
+    assert order == ["caller goes on", "first", "second"]
+
+    def fail() -> None:
+        raise ConnectionError("redis went away")
+
+    closing.submit(fail)
+    with pytest.raises(ConnectionError):
+        closing.submit(lambda: None)
+    closing.submit(fail)
+    closing.settle()  # logged, not raised: the tasks stay held and are recovered
+    closing.wait()  # nothing left in progress
