@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "pets.metrics.MetricsMiddleware",  # first: it times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    # corsheaders.middleware.CorsMiddleware goes here when origins are allowed (CORS_ALLOWED_ORIGINS).
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Sessions, CSRF, request.user and messages: only the staff panel has them (ops/sessions.py).
@@ -241,9 +241,15 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.flag("DJANG
 SECURE_SSL_REDIRECT = env.flag("DJANGO_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env.integer("DJANGO_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-# Cross-origin browser calls to the API are refused unless origins are listed here.
+# Cross-origin browser calls to the API are refused unless origins are listed here. With none
+# listed the middleware is left out: it would only add `Vary: Origin` to every response, for 3 %
+# of a create's CPU (cProfile).
 CORS_ALLOWED_ORIGINS = env.items("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
+if CORS_ALLOWED_ORIGINS:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "corsheaders.middleware.CorsMiddleware"
+    )
 
 LOG_LEVEL = env.choice("DJANGO_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 LOGGING = {

@@ -6,7 +6,9 @@ from pets.metrics import metrics_view
 from pets.page import pet_rows, pets_page
 from pets.tokens import LoginView, LogoutView, RefreshView
 
+# The API's own routes first: Django tries the patterns in order, on every request.
 urlpatterns = [
+    path("api/", include("pets.urls")),
     path("", pets_page, name="pets-page"),
     path("rows/", pet_rows, name="pet-rows"),
     path("health/", health_live, name="health-live"),
@@ -17,7 +19,6 @@ urlpatterns = [
     path("api/token/logout/", LogoutView.as_view(), name="token-logout"),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]), name="docs"),
-    path("api/", include("pets.urls")),
     path("ops/", include("ops.urls")),
 ]
 
