@@ -2,13 +2,16 @@
 
     git worktree add /tmp/before <commit>
     .venv/bin/python -m bench.compare /tmp/before .            # POST, 3 runs each
-    .venv/bin/python -m bench.compare --method get /tmp/before .
+    .venv/bin/python -m bench.compare --method get /tmp/before .        # ?limit=100 of 1,000 pets
+    .venv/bin/python -m bench.compare --method short-list /tmp/before .  # all of 100 pets
+    .venv/bin/python -m bench.compare --method page /tmp/before .        # the HTML page, 100 pets
 
 CPU per request moves by up to a quarter from one run of `make bench` to the next on a shared
 machine, more than most single changes buy: comparing versions across runs says little. Here every
 version is served (gunicorn.conf.py, 2 workers, each from its own checkout, this virtualenv) beside
 the floor app against the same Redis and database, and the runs take turns, so each version's
-median meets the same conditions. Prints req/s and CPU per request, and each as a ratio to the floor.
+median meets the same conditions. Prints req/s and CPU per request (the server's and the
+database's), and each as a ratio to the floor (whose list stands in for the page).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from bench.harness import Service, Stack
 from bench.workload import PET_BODY, load_run, login, seed_pets
 
-PATHS = {"post": "/api/pets/", "get": "/api/pets/?limit=100"}
+PATHS = {"post": "/api/pets/", "get": "/api/pets/?limit=100", "short-list": "/api/pets/", "page": "/"}
+SEEDED = {"post": 1_000, "get": 1_000, "short-list": 100, "page": 100}
 
 
 def main() -> int:
@@ -44,22 +48,27 @@ def main() -> int:
             ]
             targets.append(("floor", *stack.start_floor_api(2)))
             token = login(targets[0][2])
-            seed_pets(stack, 1_000)
-            runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in targets}
+            seed_pets(stack, SEEDED[args.method])
+            runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in targets}
             for _ in range(args.runs):
                 for name, service, url in targets:
-                    run = load_run(stack, service, url + PATHS[args.method], token=token, seconds=args.seconds,
+                    path = "/api/pets/" if name == "floor" and args.method == "page" else PATHS[args.method]
+                    auth = None if path == "/" else token
+                    run = load_run(stack, service, url + path, token=auth, seconds=args.seconds,
                                    connections=16, body=body)  # fmt: skip
-                    runs[name].append((run["requests_per_second"], run["cpu_ms"]))
+                    runs[name].append((run["requests_per_second"], run["cpu_ms"], run["db_cpu_ms"]))
         finally:
             stack.close()
-    medians = {name: (statistics.median(r for r, _ in values), statistics.median(c for _, c in values))
+    medians = {name: tuple(statistics.median(run[i] for run in values) for i in range(3))
                for name, values in runs.items()}  # fmt: skip
-    floor_rps, floor_cpu = medians["floor"]
-    print(f"\n{args.method.upper()} {PATHS[args.method]}, median of {args.runs} runs of {args.seconds} s\n")
-    print("| version | req/s | CPU ms per request | req/s vs floor | CPU vs floor |\n|---|---|---|---|---|")
-    for name, (rps, cpu) in medians.items():
-        print(f"| {name} | {rps:.0f} | {cpu:.2f} | {rps / floor_rps:.0%} | {cpu / floor_cpu:.2f}× |")
+    floor_rps, floor_cpu, floor_db = medians["floor"]
+    print(f"\n{args.method} {PATHS[args.method]} ({SEEDED[args.method]} pets), median of {args.runs} runs "
+          f"of {args.seconds} s\n")  # fmt: skip
+    print("| version | req/s | API / database CPU ms per request | req/s vs floor | API / database CPU vs floor |")
+    print("|---|---|---|---|---|")
+    for name, (rps, cpu, db) in medians.items():
+        print(f"| {name} | {rps:.0f} | {cpu:.2f} / {db:.2f} | {rps / floor_rps:.0%} | "
+              f"{cpu / floor_cpu:.2f}× / {db / max(floor_db, 1e-9):.2f}× |")  # fmt: skip
     return 0
 
 

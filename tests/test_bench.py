@@ -20,9 +20,14 @@ def test_bench_smoke_run_writes_results_and_chart(tmp_path):
     [chart] = tmp_path.glob("*.png")
     data = json.loads(report.read_text())
     assert chart.read_bytes().startswith(b"\x89PNG")
-    assert {"post_rps_ratio", "get_rps_ratio", "pipeline_rate_ratio"} <= set(
-        data["throughput"]["ratios"] | data["pipeline"]["ratios"]
-    )
+    ratios = data["short_list"]["ratios"] | data["throughput"]["ratios"] | data["pipeline"]["ratios"]
+    assert {"post_rps_ratio", "get_rps_ratio", "pipeline_rate_ratio", "short_list_rps_ratio_api_created",
+            "short_list_db_cpu_ratio_inserted", "page_cost_vs_list_api_created"} <= set(ratios)  # fmt: skip
+    for origin in ("api_created", "inserted"):  # the API's and the database's CPU, both measured
+        measured = data["short_list"]["by_origin"][origin]["medians"]
+        assert measured["api_list"]["errors"] == measured["api_page"]["errors"] == 0
+        assert measured["api_list"]["db_cpu_ms"] > 0 and measured["api_page"]["cpu_ms"] > 0
+    assert data["pipeline"]["medians"]["api"]["cpu_share_cores"] > 0
     assert data["throughput"]["medians"]["api_post"]["errors"] == 0
     assert data["throughput"]["medians"]["api_get"]["errors"] == 0
     assert data["pipeline"]["wikipedia_requests_first_run"] == 5  # one request per distinct species
