@@ -147,11 +147,12 @@ def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
     return {"medians": medians, "runs": runs, "ratios": ratios}
 
 
-def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path) -> dict:
+def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path, checkout: Path = ROOT) -> dict:
+    """`tasks` tasks through three consumers (of `checkout`) or three floor consumers, warm cache."""
     processed = work / f"{'floor' if floor else 'api'}-{time.monotonic_ns()}"
     # Start cold and empty: no task left by a load test, no summary cached by an earlier run.
     stack.redis.delete(TASKS_KEY, WAKE_KEY, *stack.redis.keys("pets:wikipedia:*"))
-    consumers = stack.start_consumers(floor, processed)
+    consumers = stack.start_consumers(floor, processed, checkout)
     wikipedia_before = stack.wikipedia.requests
     for species in SPECIES:  # warm the cache: one task per species first
         push_tasks(stack, 1, species)

@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.compare --method get /tmp/before .        # ?limit=100 of 1,000 pets
     .venv/bin/python -m bench.compare --method short-list /tmp/before .  # all of 100 pets
     .venv/bin/python -m bench.compare --method page /tmp/before .        # the HTML page, 100 pets
+    .venv/bin/python -m bench.compare --method pipeline /tmp/before .    # 3 consumers, 5,000 tasks
 
 CPU per request moves by up to a quarter from one run of `make bench` to the next on a shared
 machine, more than most single changes buy: comparing versions across runs says little. Here every
@@ -31,7 +32,7 @@ SEEDED = {"post": 1_000, "get": 1_000, "short-list": 100, "page": 100}
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n")[0])
     parser.add_argument("checkouts", nargs="+", type=Path, help="directories holding a checkout of this project")
-    parser.add_argument("--method", choices=sorted(PATHS), default="post")
+    parser.add_argument("--method", choices=[*sorted(PATHS), "pipeline"], default="post")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
@@ -39,6 +40,8 @@ def main() -> int:
     missing = [str(checkout) for checkout in checkouts if not (checkout / "gunicorn.conf.py").is_file()]
     if missing:
         parser.error(f"not a checkout of this project (no gunicorn.conf.py): {', '.join(missing)}")
+    if args.method == "pipeline":
+        return compare_pipelines(checkouts, args.runs)
     body = PET_BODY if args.method == "post" else None
     with tempfile.TemporaryDirectory(prefix="pets-compare-") as work_dir:
         stack = Stack(Path(work_dir), wikipedia_latency=0.0)
@@ -69,6 +72,36 @@ def main() -> int:
     for name, (rps, cpu, db) in medians.items():
         print(f"| {name} | {rps:.0f} | {cpu:.2f} / {db:.2f} | {rps / floor_rps:.0%} | "
               f"{cpu / floor_cpu:.2f}× / {db / max(floor_db, 1e-9):.2f}× |")  # fmt: skip
+    return 0
+
+
+def compare_pipelines(checkouts: list[Path], runs: int, tasks: int = 5_000) -> int:
+    """Each checkout's three consumers and the three floor consumers, taking turns."""
+    from bench.__main__ import run_pipeline
+
+    names = [str(checkout) for checkout in checkouts] + ["floor"]
+    results: dict[str, list[dict]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="pets-compare-") as work_dir:
+        stack = Stack(Path(work_dir), wikipedia_latency=0.0)
+        try:
+            for _ in range(runs):
+                for checkout in checkouts:
+                    results[str(checkout)].append(run_pipeline(stack, floor=False, tasks=tasks, work=Path(work_dir),
+                                                               checkout=checkout))  # fmt: skip
+                results["floor"].append(run_pipeline(stack, floor=True, tasks=tasks, work=Path(work_dir)))
+        finally:
+            stack.close()
+    fields = ("tasks_per_second", "cpu_ms_per_task", "cpu_share_cores", "db_cpu_ms_per_task")
+    medians = {name: {field: statistics.median(run[field] for run in values) for field in fields}
+               for name, values in results.items()}  # fmt: skip
+    floor = medians["floor"]
+    print(f"\npipeline, {tasks} tasks through 3 consumers, median of {runs} runs\n")
+    print("| version | tasks/s | consumer CPU ms per task | consumers' CPU share (cores) | database CPU ms per task "
+          "| tasks/s vs floor | CPU vs floor |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    for name, m in medians.items():
+        print(f"| {name} | {m['tasks_per_second']:.0f} | {m['cpu_ms_per_task']:.2f} | {m['cpu_share_cores']:.2f} | "
+              f"{m['db_cpu_ms_per_task']:.2f} | {m['tasks_per_second'] / floor['tasks_per_second']:.0%} | "
+              f"{m['cpu_ms_per_task'] / floor['cpu_ms_per_task']:.2f}× |")  # fmt: skip
     return 0
 
 

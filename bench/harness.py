@@ -146,13 +146,18 @@ class Stack:
         )
         return service, url
 
-    def start_consumers(self, floor: bool, processed: Path) -> list[Service]:
+    def start_consumers(self, floor: bool, processed: Path, checkout: Path = ROOT) -> list[Service]:
+        """Three consumers (or floor consumers), from this checkout or another one (bench/compare.py)."""
         processed.mkdir(parents=True, exist_ok=True)
         started = []
         for number in (1, 2, 3):
             env = dict(self.api_env, CONSUMER_ID=str(number), PROCESSED_DIR=str(processed))
             args = [sys.executable, "-m", "bench.floor_consumer"] if floor else [sys.executable, "consumer.py"]
-            started.append(self._start(f"{'floor-' if floor else ''}consumer-{number}", args, env))
+            name = f"{'floor-' if floor else ''}consumer-{number}"
+            if checkout != ROOT:
+                env["PYTHONPATH"] = str(checkout)
+                name += f"-{checkout.name}"
+            started.append(self._start(name, args, env, cwd=ROOT if floor else checkout))
         if not floor:
             for key in (f"pets:heartbeat:Consumer-{number}" for number in (1, 2, 3)):
                 wait_until(partial(self.redis.exists, key), timeout=STARTUP_SECONDS, what="consumers")
