@@ -13,7 +13,7 @@ help:
 	@echo "make test-fast     the in-process tests only (tests/unit, seconds): services, selectors, policies"
 	@echo "make compose-test  docker compose up for real: builds, runs the README's Docker steps, kills, restarts (needs a Docker engine)"
 	@echo "make test-in-container  a fresh clone's make test in a bare Debian 12 container (needs a Docker engine)"
-	@echo "make bench  the API and workers against bare floor implementations (about 9 minutes)"
+	@echo "make bench  the API and workers against bare floor implementations (about 8 minutes)"
 	@echo "make status        where the tasks are (the Redis that make run uses)"
 	@echo "make dead-letters  tasks that failed for good, with why (./scripts/consumer dead ... acts on them)"
 	@echo "make lint   ruff, mypy, the import rules (import-linter) and hadolint"

@@ -1,6 +1,6 @@
 """`make bench`: the API and the workers against bare floor implementations, in one run.
 
-    .venv/bin/python -m bench            the full run (about ten minutes)
+    .venv/bin/python -m bench            the full run (about eight minutes)
     .venv/bin/python -m bench --smoke    seconds; `make test` runs it so the benchmark never rots
 
 It starts its own Redis, embedded database (SecantusDB, --sync-on-commit) and stand-in for
