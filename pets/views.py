@@ -7,7 +7,8 @@ The public HTML page is pets/page.py; the health checks are pets/health.py.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contracts.task_status import QUEUED
-from pets import selectors, services
+from pets import idempotency, selectors, services
 from pets.pagination import pagination_headers
 from pets.producer import enrichment_states, queue_stats
 from pets.serializers import (
@@ -65,15 +66,40 @@ class PetCollectionView(APIView):
 
     @extend_schema(
         request=PetInputSerializer,
-        responses={201: PetCreatedSerializer, **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                idempotency.HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="1 to 255 printable ASCII characters. A retry with the same key and body within "
+                "24 h gets the first answer again (with `Idempotent-Replayed: true`) and creates nothing.",
+                pattern=r"^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$",
+            )
+        ],
+        responses={
+            201: PetCreatedSerializer,
+            **ERRORS,
+            409: OpenApiResponse(ErrorSerializer, description="A request with this Idempotency-Key is in progress"),
+            422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with another body"),
+        },
         summary="Create a pet and queue its enrichment",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         data = PetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = services.pet_create(**data.validated_data)
-        body = pet_created_body(created.document, task_queued=bool(created.task_queued))
-        return Response(body, status=status.HTTP_201_CREATED)
+        key = idempotency.key_from(request.headers)
+
+        def create() -> tuple[int, dict]:
+            created = services.pet_create(**data.validated_data)
+            return status.HTTP_201_CREATED, pet_created_body(created.document, task_queued=bool(created.task_queued))
+
+        if key is None:
+            return Response(create()[1], status=status.HTTP_201_CREATED)
+        answer = idempotency.once(request.user.pk, key, request.data, create)
+        response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+        if answer.replayed:
+            response[idempotency.REPLAYED_HEADER] = "true"
+        return response
 
 
 def get_pet_or_404(pet_id: str) -> dict:

@@ -169,6 +169,10 @@ except ConfigError as exc:
 METRICS_TOKEN = env.text("METRICS_TOKEN")
 # Threads per API worker process running Django (pets_project/asgi.py, threaded_wsgi.py).
 API_THREADS = env.integer("API_THREADS", 2, minimum=1)
+# Idempotency-Key on creates (pets/idempotency.py): how long an answer is replayed, and how long a
+# key stays "in progress" at most (longer than any create can take).
+IDEMPOTENCY_KEY_TTL_SECONDS = env.integer("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=1)
+IDEMPOTENCY_LOCK_SECONDS = env.integer("IDEMPOTENCY_LOCK_SECONDS", 60, minimum=1)
 # Open live event streams (GET /api/events/) one API process holds at most; past it, 503.
 LIVE_MAX_STREAMS = env.integer("LIVE_MAX_STREAMS", 1000, minimum=1)
 # Read by prometheus-client itself (gunicorn.conf.py sets it for the API's workers). Settings load
