@@ -21,7 +21,7 @@ from worker.enrichment import build_document
 from worker.wikipedia import FOUND, Summary
 
 COUNTS_KEY = "pets:counts"  # pets/counts.py (the benchmark does not import Django)
-DELIVERED_KEY = "pets:outbox:delivered"  # pets/producer.py
+DELIVERED_KEY = "pets:outbox:delivered-at"  # pets/producer.py
 
 SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot"]
 PET_BODY = '{"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": true}'

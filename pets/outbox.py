@@ -8,11 +8,17 @@ OUTBOX_GRACE_SECONDS ago, in batches: those Redis has (their id is in `DELIVERED
 from their pets with one bulk write; the others (Redis was down, or the API died between the two
 steps) are pushed, then cleared. A task may be pushed twice (pushed, then the relay could not
 clear it): it carries the same `task_id` both times, and the workers process a task id once.
+
+The markers are bounded: the relay removes those of the tasks it cleared, and every round drops
+markers older than OUTBOX_MARKER_SECONDS, which is how the markers of tasks superseded before the
+relay saw them (a pet updated twice in a few seconds) go. A relay stopped for longer than that
+pushes the tasks it then finds again, harmlessly (same task ids).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -89,8 +95,8 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
     known = [task_id for _, _, task_id in staged if task_id]
     # Delivered means a replica has it, under Sentinel: Redis replicates asynchronously, and a task
     # only the old master had is lost in a failover. Until a replica has its marker, it stays here.
-    marked = get_replica().smismember(producer.DELIVERED_KEY, known) if known else []
-    delivered = dict(zip(known, marked, strict=True))
+    marked = get_replica().zmscore(producer.DELIVERED_KEY, known) if known else []
+    delivered = {task_id: score is not None for task_id, score in zip(known, marked, strict=True)}
     done = [(pet_id, payload) for pet_id, payload, task_id in staged if not task_id or delivered.get(task_id)]
     missing = [
         (pet_id, payload)
@@ -111,8 +117,14 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
             missing = []
     _bulk(collection, done + missing, {"$unset": {"outbox_task": True, "outbox_due_at": True}})
     if known:
-        client.srem(producer.DELIVERED_KEY, *known)
+        client.zrem(producer.DELIVERED_KEY, *known)
     return RelayRound(cleared=len(done), pushed=len(missing))
+
+
+def drop_old_markers() -> int:
+    """Remove delivered markers older than OUTBOX_MARKER_SECONDS; how many went."""
+    oldest_kept = time.time() - settings.OUTBOX_MARKER_SECONDS
+    return int(get_redis().zremrangebyscore(producer.DELIVERED_KEY, "-inf", f"({oldest_kept}"))
 
 
 def _bulk(collection, pets: list[tuple], change: dict) -> None:  # noqa: ANN001 (a pymongo Collection)

@@ -29,8 +29,10 @@ from queue_tools.state import queue_counts
 
 log = logging.getLogger(__name__)
 
-# Ids of tasks Redis has taken; the outbox relay clears those from their pets (pets/outbox.py).
-DELIVERED_KEY = "pets:outbox:delivered"
+# Ids of tasks Redis has taken, each scored with when (a sorted set): the outbox relay clears those
+# from their pets, and drops markers older than OUTBOX_MARKER_SECONDS (pets/outbox.py). It was a
+# plain set, `pets:outbox:delivered`, whose markers of superseded tasks were never removed.
+DELIVERED_KEY = "pets:outbox:delivered-at"
 
 
 # enqueue() in one command (infra/lua/enqueue.lua), as atomic as the nine-command transaction it

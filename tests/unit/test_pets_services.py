@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -52,6 +53,7 @@ def test_a_created_pet_is_stored_as_its_document_class_would_store_it(pets_db, r
 
 
 def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_client):
+    from pets.producer import DELIVERED_KEY
     from pets.services import pet_create
 
     write = pet_create(**LUNA)
@@ -60,7 +62,7 @@ def test_create_saves_the_pet_with_its_task_and_queues_it_once(pets_db, redis_cl
     assert task.pet_id == str(write.pet_id) and task.reason == "created" and task.species == "Cat"
     stored = pets_db.find_one({"_id": write.pet_id})
     assert parse_task(stored["outbox_task"]).task_id == task.task_id  # kept until the relay clears it
-    assert redis_client.sismember("pets:outbox:delivered", task.task_id)
+    assert redis_client.zscore(DELIVERED_KEY, task.task_id) is not None
     status = TaskStatus.from_json(redis_client.hget(STATUS_KEY, task.pet_id))
     assert status is not None and (status.state, status.task_id) == ("queued", task.task_id)
 
@@ -70,6 +72,7 @@ def test_one_script_queues_wakes_marks_counts_and_announces(pets_db, redis_clien
     from contracts.events import EVENTS_KEY, Event
     from contracts.tasks import HIGH, QUEUE_KEYS, WAKE_KEY, WAKE_TOKENS_KEPT
     from pets.counts import COUNTS_KEY, signature
+    from pets.producer import DELIVERED_KEY
     from pets.services import pet_create
 
     redis_client.rpush(WAKE_KEY, *[b"1"] * (WAKE_TOKENS_KEPT + 10))  # idle consumers' backlog of tokens
@@ -79,7 +82,7 @@ def test_one_script_queues_wakes_marks_counts_and_announces(pets_db, redis_clien
     task = parse_task(raw)
     assert raw.decode() == write.document["outbox_task"] and task.priority == HIGH
     assert redis_client.llen(WAKE_KEY) == WAKE_TOKENS_KEPT  # one more token, the list trimmed
-    assert redis_client.sismember("pets:outbox:delivered", task.task_id)
+    assert abs(redis_client.zscore(DELIVERED_KEY, task.task_id) - time.time()) < 60  # scored with when
     assert TaskStatus.from_json(redis_client.hget(STATUS_KEY, task.pet_id)).task_id == task.task_id
     counts = {k.decode(): int(v) for k, v in redis_client.hgetall(COUNTS_KEY).items()}
     assert counts == {"|": 6, "cat|true": 3}  # known counts adjusted, unknown ones left to be computed
@@ -157,6 +160,30 @@ def test_the_relay_clears_what_redis_took_and_pushes_nothing_twice(pets_db, redi
     pets_db.update_one({"_id": pet["_id"]}, {"$set": {"outbox_due_at": pet["created_at"]}})
     assert (relay_due().cleared, len(queued(redis_client))) == (1, 1)
     assert relay_due().handled == 0
+
+
+def test_markers_of_tasks_superseded_before_the_relay_ran_are_dropped_when_old(pets_db, redis_client, monkeypatch):
+    """A pet updated five times in a few seconds leaves five delivered markers the relay never
+    finds on a pet: they go once older than OUTBOX_MARKER_SECONDS, and only they."""
+    from django.conf import settings
+
+    from pets.outbox import drop_old_markers, relay_due
+    from pets.producer import DELIVERED_KEY
+    from pets.selectors import pet_get
+    from pets.services import pet_update
+
+    pet = created_pet()
+    for age in range(4, 9):
+        pet_update(pet_get(str(pet["_id"])), age=age)
+    pets_db.update_one({"_id": pet["_id"]}, {"$set": {"outbox_due_at": pet["created_at"]}})
+    assert relay_due().cleared == 1  # the last task: its marker goes with it
+    superseded = redis_client.zrange(DELIVERED_KEY, 0, -1)
+    assert len(superseded) == 5
+    assert drop_old_markers() == 0  # young: kept (a relay may still need them)
+    redis_client.zadd(DELIVERED_KEY, {b"fresh-task": time.time()})
+    redis_client.zadd(DELIVERED_KEY, dict.fromkeys(superseded, time.time() - settings.OUTBOX_MARKER_SECONDS - 5))
+    assert drop_old_markers() == 5
+    assert redis_client.zrange(DELIVERED_KEY, 0, -1) == [b"fresh-task"]
 
 
 def test_a_task_claimed_by_another_relay_waits_out_its_lease(pets_db, redis_client, redis_down):

@@ -55,7 +55,7 @@ def test_enqueue_pushes_marks_delivered_sets_the_state_adjusts_known_counts_and_
     counts = ["|", 1, "cat|", 1]
     load("enqueue")(redis_client, keys, ["payload", "t1", "p1", entry("t1", "queued"), "pet.created", "{}", *counts])
     assert redis_client.lrange(NORMAL, 0, -1) == [b"payload"] and redis_client.llen(WAKE_KEY) == 1
-    assert redis_client.smembers("delivered") == {b"t1"}
+    assert redis_client.zrange("delivered", 0, -1) == [b"t1"]  # scored with the server time
     assert json.loads(redis_client.hget("status", "p1"))["state"] == "queued"
     assert redis_client.hgetall("counts") == {b"|": b"5"}
     [(_, fields)] = redis_client.xrange(EVENTS_KEY)

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from pymongo.errors import PyMongoError
 
 from pets.heartbeat_file import beat
-from pets.outbox import RELAY_BATCH, relay_due
+from pets.outbox import RELAY_BATCH, drop_old_markers, relay_due
 from pets.selectors import one_line
 
 log = logging.getLogger("pets.outbox")
@@ -42,6 +42,7 @@ class Command(BaseCommand):
             try:
                 round_ = relay_due()
                 handled = round_.handled
+                drop_old_markers()
                 if round_.pushed:
                     log.info("Queued %d task(s) that had not reached Redis", round_.pushed)
             except (PyMongoError, redis.RedisError) as exc:
