@@ -121,6 +121,18 @@ def relay_due(batch: int = RELAY_BATCH) -> RelayRound:
     return RelayRound(cleared=len(done), pushed=len(missing))
 
 
+LEGACY_DELIVERED_KEY = "pets:outbox:delivered"  # the markers' earlier form: a set nothing bounded
+
+
+def drop_legacy_markers() -> None:
+    """Delete the earlier form of the markers (once, when a relay starts): the tasks they marked
+    that are still staged are pushed again by this relay, harmlessly (same task ids)."""
+    try:
+        get_redis().delete(LEGACY_DELIVERED_KEY)
+    except redis.RedisError:
+        pass  # the next start tries again
+
+
 def drop_old_markers() -> int:
     """Remove delivered markers older than OUTBOX_MARKER_SECONDS; how many went."""
     oldest_kept = time.time() - settings.OUTBOX_MARKER_SECONDS

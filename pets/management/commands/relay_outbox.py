@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from pymongo.errors import PyMongoError
 
 from pets.heartbeat_file import beat
-from pets.outbox import RELAY_BATCH, drop_old_markers, relay_due
+from pets.outbox import RELAY_BATCH, drop_legacy_markers, drop_old_markers, relay_due
 from pets.selectors import one_line
 
 log = logging.getLogger("pets.outbox")
@@ -37,6 +37,7 @@ class Command(BaseCommand):
         interval = settings.OUTBOX_RELAY_INTERVAL_SECONDS
         heartbeat = Path(settings.OUTBOX_RELAY_HEARTBEAT_FILE) if settings.OUTBOX_RELAY_HEARTBEAT_FILE else None
         log.info("Outbox relay started (every %.1fs)", interval)
+        drop_legacy_markers()
         while not stop.is_set():
             handled = 0
             try:
