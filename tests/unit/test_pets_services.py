@@ -167,7 +167,7 @@ def test_markers_of_tasks_superseded_before_the_relay_ran_are_dropped_when_old(p
     finds on a pet: they go once older than OUTBOX_MARKER_SECONDS, and only they."""
     from django.conf import settings
 
-    from pets.outbox import drop_old_markers, relay_due
+    from pets.outbox import LEGACY_DELIVERED_KEY, drop_legacy_markers, drop_old_markers, relay_due
     from pets.producer import DELIVERED_KEY
     from pets.selectors import pet_get
     from pets.services import pet_update
@@ -184,6 +184,9 @@ def test_markers_of_tasks_superseded_before_the_relay_ran_are_dropped_when_old(p
     redis_client.zadd(DELIVERED_KEY, dict.fromkeys(superseded, time.time() - settings.OUTBOX_MARKER_SECONDS - 5))
     assert drop_old_markers() == 5
     assert redis_client.zrange(DELIVERED_KEY, 0, -1) == [b"fresh-task"]
+    redis_client.sadd(LEGACY_DELIVERED_KEY, "marked-by-an-earlier-version")  # its unbounded set
+    drop_legacy_markers()
+    assert not redis_client.exists(LEGACY_DELIVERED_KEY)
 
 
 def test_a_task_claimed_by_another_relay_waits_out_its_lease(pets_db, redis_client, redis_down):
