@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ops import forms, selectors, services
+from ops import forms, roles, selectors, services
 from pets.page import with_content_security_policy
 from pets.redis_client import get_redis
 from pets.tokens import release_attempt, reserve_attempt
@@ -31,13 +31,24 @@ View = Callable[..., HttpResponse]
 
 def staff_only(view: View) -> View:
     """Anonymous: to the login page. Logged in without staff status: 403."""
+    return _guarded(view, acts=False)
 
+
+def acting_staff_only(view: View) -> View:
+    """staff_only, and a viewer (ops/roles.py) is refused too: 403, nothing done."""
+    return _guarded(view, acts=True)
+
+
+def _guarded(view: View, *, acts: bool) -> View:
     @wraps(view)
     def guarded(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("ops-login"))
-        if not request.user.is_staff:
+        if not roles.can_see(request.user):
             return with_content_security_policy(render(request, "ops/forbidden.html", status=403))
+        if acts and not roles.can_act(request.user):
+            refused = {"read_only": True}
+            return with_content_security_policy(render(request, "ops/forbidden.html", refused, status=403))
         try:
             return with_content_security_policy(view(request, *args, **kwargs))
         except redis.RedisError as exc:
@@ -69,6 +80,7 @@ def panel(request: HttpRequest) -> HttpResponse:
             client, page=query.cleaned_data["page"] or 1, per_page=PER_PAGE, search=search
         ),
         "actions": selectors.recent_actions(client),
+        "can_act": roles.can_act(request.user),
     }
     return render(request, "ops/panel.html", context)
 
@@ -85,7 +97,7 @@ def _back(search: str = "") -> HttpResponse:
 
 
 @require_POST
-@staff_only
+@acting_staff_only
 def requeue_one(request: HttpRequest) -> HttpResponse:
     form = forms.RequeueOne(request.POST)
     if not form.is_valid():
@@ -100,7 +112,7 @@ def requeue_one(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_only
+@acting_staff_only
 def requeue_matching(request: HttpRequest) -> HttpResponse:
     form = forms.RequeueMatching(request.POST)
     if not form.is_valid():
@@ -112,7 +124,7 @@ def requeue_matching(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_only
+@acting_staff_only
 def purge(request: HttpRequest) -> HttpResponse:
     form = forms.Purge(request.POST)
     if not form.is_valid():

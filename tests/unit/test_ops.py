@@ -125,3 +125,79 @@ def test_actions_need_the_csrf_token(users, redis_client):
     refused = client.post("/ops/dead/purge/", {"confirm": "yes"})
     assert refused.status_code == 403 and refused.json()["error"].startswith("CSRF check failed")
     assert redis_client.llen(DEAD_LETTER_KEY) == 1
+
+
+@pytest.fixture(scope="module")
+def viewer(users):
+    """A staff account made a viewer the documented way: `manage.py viewer <username>`."""
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    get_user_model().objects.create_user(username="ops-viewer", password="viewer-password")
+    out = StringIO()
+    call_command("viewer", "ops-viewer", stdout=out)
+    assert "is a viewer" in out.getvalue()
+    return get_user_model().objects.get(username="ops-viewer")
+
+
+ACTIONS = [
+    ("/ops/dead/requeue/", lambda entries: {"entry_id": entries[0].id}),
+    ("/ops/dead/requeue-matching/", lambda entries: {"q": "HTTP 503"}),
+    ("/ops/dead/purge/", lambda entries: {"confirm": "yes"}),
+]
+
+
+@pytest.mark.parametrize(("path", "data"), ACTIONS, ids=["requeue", "requeue matching", "purge"])
+def test_each_action_under_each_role(users, viewer, redis_client, path, data):
+    """Staff act (and the audit trail says so); a viewer and a non-staff account get 403 and change
+    nothing; the viewer still sees the panel, without the action buttons."""
+    from django.test import Client
+
+    from queue_tools.audit import AUDIT_KEY
+
+    entries = dead_letters(redis_client, 3)
+    for user, allowed in ((viewer, False), (users[1], False), (users[0], True)):
+        client = Client()
+        client.force_login(user)
+        before = (redis_client.lrange(DEAD_LETTER_KEY, 0, -1), redis_client.llen(TASKS_KEY))
+        audited = redis_client.llen(AUDIT_KEY)
+        response = client.post(path, data(entries))
+        if allowed:
+            assert response.status_code == 302
+            assert (redis_client.lrange(DEAD_LETTER_KEY, 0, -1), redis_client.llen(TASKS_KEY)) != before
+            assert redis_client.llen(AUDIT_KEY) == audited + 1
+        else:
+            assert response.status_code == 403
+            assert (redis_client.lrange(DEAD_LETTER_KEY, 0, -1), redis_client.llen(TASKS_KEY)) == before
+            assert redis_client.llen(AUDIT_KEY) == audited
+    seen = Client()
+    seen.force_login(viewer)
+    dead_letters(redis_client, 1)
+    page = seen.get("/ops/?q=HTTP")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Read-only" in html and "Requeue" not in html and "Purge" not in html
+
+
+def test_the_viewer_command_lists_removes_and_refuses_what_it_cannot_do(viewer):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from ops.roles import can_act
+
+    out = StringIO()
+    call_command("viewer", "--list", stdout=out)
+    assert "ops-viewer" in out.getvalue().split()
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        call_command("viewer", "nobody")
+    with pytest.raises(CommandError, match="Name the user"):
+        call_command("viewer")
+    call_command("viewer", "ops-viewer", "--remove", stdout=StringIO())
+    viewer.refresh_from_db()
+    assert viewer.is_staff and can_act(viewer)
+    call_command("viewer", "ops-viewer", stdout=StringIO())  # a viewer again, for the other tests
+    assert not can_act(viewer)
