@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from contracts.tasks import Task, utc_now_iso
 
 MAX_PAYLOAD_CHARS = 64 * 1024  # a poison payload is kept for diagnosis, not in full past this
+# The list keeps the newest this many entries: past it the oldest go (each was logged when it failed).
+DEAD_LETTERS_KEPT = 10_000
 MAX_ERROR_CHARS = 500
 
 

@@ -27,6 +27,7 @@ from infra.redis_scripts import redis_script
 
 TASKS_KEY = "pets:tasks"  # list of normal tasks (and those pushed by hand): RPUSH, taken from the head
 HIGH, NORMAL, LOW = "high", "normal", "low"
+CREATED, UPDATED = "created", "updated"  # a task's `reason`: the write that queued it
 PRIORITIES = (HIGH, NORMAL, LOW)  # the order consumers prefer
 QUEUE_KEYS = {HIGH: "pets:tasks:high", NORMAL: TASKS_KEY, LOW: "pets:tasks:low"}
 WAKE_KEY = "pets:tasks:wake"  # list of tokens, one per push: idle consumers block on it

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from contracts.events import PET_CREATED, PET_UPDATED, pet_event
-from contracts.results import ENRICHED_FIELDS
-from contracts.tasks import NORMAL
+from contracts.results import ENRICHED_FIELDS, RESULTS_COLLECTION
+from contracts.tasks import CREATED, NORMAL, UPDATED
 from pets import counts, outbox, producer
 from pets.models import Pet, new_pet_document, species_key, utc_now
 
@@ -34,7 +34,7 @@ def pet_create(
 ) -> PetWrite:
     """One database write (the pet with its task), then one Redis round trip (the task queued)."""
     document = new_pet_document(name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
-    task = outbox.task_for(document, reason="created", priority=priority)
+    task = outbox.task_for(document, reason=CREATED, priority=priority)
     document |= outbox.outbox_fields(task)
     Pet._get_collection().insert_one(document)
     added = [(1, counts.signatures_of(document["species_key"], vaccinated))]
@@ -59,7 +59,7 @@ def pet_update(document: dict, *, priority: str = NORMAL, **changes: object) -> 
         written["species_key"] = species_key(str(changed["species"]))
     task = None
     if changed.keys() & ENRICHED_FIELDS:
-        task = outbox.task_for(document | written, reason="updated", priority=priority)
+        task = outbox.task_for(document | written, reason=UPDATED, priority=priority)
         written |= outbox.outbox_fields(task)
     if Pet._get_collection().update_one({"_id": document["_id"]}, {"$set": written}).matched_count == 0:
         return None
@@ -75,9 +75,11 @@ def pet_update(document: dict, *, priority: str = NORMAL, **changes: object) -> 
 
 
 def pet_delete(document: dict) -> None:
-    """Delete the pet and its enrichment state. Its result files stay: they are the workers'
-    record of what was processed (remove them from PROCESSED_DIR by hand if you must)."""
+    """Delete the pet, its result records and its enrichment state. Its result files stay: they
+    are the workers' record of what was processed (remove them from PROCESSED_DIR by hand if you
+    must). A task of the pet still in flight records its result after this: that record stays."""
     Pet._get_collection().delete_one({"_id": document["_id"]})
+    Pet._get_db()[RESULTS_COLLECTION].delete_many({"pet_id": str(document["_id"])})
     removed = [(-1, _counted_as(document | _missing_fields(document)))]
     producer.forget_pet(str(document["_id"]), count_changes=removed)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.results import RESULTS_COLLECTION
 from contracts.tasks import TASKS_KEY
 from tests.support.processes import ROOT, Process, base_env, stop_all, wait_until
 from tests.support.wikipedia import WIKIPEDIA_PREFIX, answer_slowly, summary_json
@@ -94,7 +95,7 @@ def test_page_lists_pets_with_their_enrichment(api, anon, api_server, three_cons
     assert "Enriched" in html and "URGENT: This Cat needs vaccination" in html
 
 
-def test_update_produces_a_new_file_and_page_shows_it_current(api, anon, api_server, three_consumers):
+def test_update_produces_a_new_file_and_page_shows_it_current(api, anon, api_server, three_consumers, pets_collection):
     pet = api.create_pet(name="Rex", species="Dog", age=4)
     wait_until(lambda: len(list(api_server.processed_dir.glob(f"{pet['id']}_*.json"))) == 1, timeout=20)
     assert api.patch(f"/api/pets/{pet['id']}/", json={"age": 12}).json()["task_queued"] is True
@@ -107,6 +108,12 @@ def test_update_produces_a_new_file_and_page_shows_it_current(api, anon, api_ser
     )
     assert ages == ["Adult", "Senior"]
     assert "Update pending" not in anon.get("/").text
+    # The pet keeps the record of its newest task only: the update's record replaced the first.
+    results = pets_collection.database[RESULTS_COLLECTION]
+    wait_until(lambda: results.count_documents({"pet_id": pet["id"]}) == 1, what="the superseded record deleted")
+    assert results.find_one({"pet_id": pet["id"]})["age"] == 12
+    api.delete(f"/api/pets/{pet['id']}/")
+    assert results.count_documents({"pet_id": pet["id"]}) == 0  # deleting a pet deletes its records
 
 
 def test_enrichment_endpoint_follows_a_pet_from_queued_to_done_and_stale(api, api_server, start_consumer, wikipedia):

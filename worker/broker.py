@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import redis
 from redis.typing import EncodableT
 
-from contracts.dead_letters import DeadLetter
+from contracts.dead_letters import DEAD_LETTERS_KEPT, DeadLetter
 from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
 from contracts.task_status import (
     DEAD,
@@ -158,6 +158,7 @@ class TaskQueue:
         """Move the payload to the dead-letter list; `task`, when it could be parsed, is marked dead."""
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(DEAD_LETTER_KEY, entry.to_json())
+            pipe.ltrim(DEAD_LETTER_KEY, -DEAD_LETTERS_KEPT, -1)
             pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             if task is not None:
                 self._record(pipe, task, DEAD)

@@ -39,7 +39,7 @@ import redis
 from contracts.dead_letters import DeadLetter
 from contracts.events import public_result
 from contracts.results import ResultRecord
-from contracts.tasks import InvalidTask, Task, parse_task
+from contracts.tasks import CREATED, InvalidTask, Task, parse_task
 from worker import metrics
 from worker.broker import Finished, TaskQueue
 from worker.config import WorkerSettings
@@ -231,7 +231,8 @@ class Consumer:
             self._closing.submit(lambda: self._close(written))
 
     def _close(self, written: list[Written]) -> None:
-        """One insert of the batch's result records, then one script marking its tasks done."""
+        """One insert of the batch's result records, then one script marking its tasks done, then
+        the records the batch's updates superseded deleted (worker/results_store.py)."""
         try:
             self.results.record([item.record for item in written if item.record is not None])
         except redis.RedisError:
@@ -241,6 +242,7 @@ class Consumer:
                 self._fail(item.raw, item.task, exc)
             return
         self.queue.complete([item.finished() for item in written])
+        self.results.drop_superseded([item.record for item in written if item.record and item.task.reason != CREATED])
         now = datetime.now(UTC)
         for item in written:
             metrics.TASKS.labels("done").inc()

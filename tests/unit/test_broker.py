@@ -89,3 +89,15 @@ def test_an_older_task_finishing_late_does_not_hide_a_newer_one(redis_client, qu
 def test_unreadable_entries_are_ignored_not_raised(redis_client):
     assert TaskStatus.from_json(b"not json") is None
     assert TaskStatus.from_json(b'{"state": "done"}') is None  # no task id
+
+
+def test_the_dead_letter_list_keeps_the_newest_entries(redis_client, queue, monkeypatch):
+    from contracts.tasks import DEAD_LETTER_KEY
+    from worker import broker
+
+    monkeypatch.setattr(broker, "DEAD_LETTERS_KEPT", 3)
+    for number in range(5):
+        task = new_task(f"p{number}")
+        queue.dead_letter(taken(redis_client, queue, task), DeadLetter.for_task(task, consumer="Consumer-7"), task)
+    kept = [DeadLetter.from_json(raw).pet_id for raw in redis_client.lrange(DEAD_LETTER_KEY, 0, -1)]
+    assert kept == ["p2", "p3", "p4"]
