@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from contracts.tasks import DEAD_LETTER_KEY
 from tests.support.api import ADMIN_PASSWORD, ADMIN_USERNAME, create_user
 from tests.support.browser import chromium_page
-from tests.support.processes import wait_until
+from tests.support.processes import ROOT, wait_until
 from tests.support.tasks import wait_for_files
 from tests.support.wikipedia import WIKIPEDIA_PREFIX, serve_summary
 
@@ -61,3 +64,33 @@ def test_a_non_staff_account_is_refused(browser_page, api_server, redis_client):
     browser_page.wait_for_selector("text=Staff only")
     response = browser_page.request.post(api_server.base_url + "/ops/dead/purge/", form={"confirm": "yes"})
     assert response.status == 403  # no CSRF token (and not staff either)
+
+
+def test_a_viewer_sees_the_panel_and_cannot_act(browser_page, api_server, redis_client):
+    """Made with the documented command; the page offers no action, and a purge posted from the
+    page anyway (with its session and CSRF token) is refused and deletes nothing."""
+    from contracts.dead_letters import DeadLetter
+    from contracts.tasks import build_task
+
+    create_user(api_server, "watcher", "watcher-password-1")
+    subprocess.run([sys.executable, "manage.py", "viewer", "watcher"], env=api_server.env, cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    task = build_task(pet_id="0" * 24, name="Mishi", species="Cat", age=1, owner="Ana", vaccinated=False,
+                      reason="created").after_failure("WikipediaUnavailable: HTTP 503")  # fmt: skip
+    redis_client.rpush(DEAD_LETTER_KEY, DeadLetter.for_task(task, consumer="Consumer-1").to_json())
+    page = browser_page
+    log_in(page, api_server.base_url, "watcher", "watcher-password-1")
+    page.wait_for_selector("#read-only")
+    assert "HTTP 503" in page.text_content("#dead-letters")
+    assert page.locator("#dead-letters button", has_text="Requeue").count() == 0
+    assert page.locator("#dead-letters button", has_text="Purge").count() == 0
+    status = page.evaluate(
+        """async () => {
+            const token = document.cookie.split('; ').find(c => c.startsWith('csrftoken='))?.split('=')[1] ?? '';
+            const body = new URLSearchParams({confirm: 'yes', csrfmiddlewaretoken: token});
+            const response = await fetch('/ops/dead/purge/', {method: 'POST', body});
+            return [response.status, await response.text()];
+        }"""
+    )
+    assert status[0] == 403 and "Read-only" in status[1]  # refused as a viewer, not for a missing token
+    assert redis_client.llen(DEAD_LETTER_KEY) == 1
