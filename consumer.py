@@ -72,7 +72,8 @@ def run_worker(settings: WorkerSettings) -> int:
     results = ResultStore(settings.mongodb_uri, settings.mongodb_timeout_ms)
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_address)
-    consumer = Consumer(settings, TaskQueue(redis_client, settings.consumer_name), wikipedia, results, sink(settings))
+    queue = TaskQueue(redis_client, settings.consumer_name, settings.done_marker_seconds)
+    consumer = Consumer(settings, queue, wikipedia, results, sink(settings))
     consumer.install_signal_handlers()
     return consumer.run()
 

@@ -183,7 +183,7 @@ PROCESSED_DIR = Path(env.text("PROCESSED_DIR") or BASE_DIR / "processed_data")
 OUTBOX_RELAY_INTERVAL_SECONDS = env.number("OUTBOX_RELAY_INTERVAL_SECONDS", 5, minimum=0.01)
 OUTBOX_GRACE_SECONDS = env.number("OUTBOX_GRACE_SECONDS", 10, minimum=0)
 # How long a delivered marker is kept at most (pets/outbox.py): the relay must run within it.
-OUTBOX_MARKER_SECONDS = env.integer("OUTBOX_MARKER_SECONDS", 3600, minimum=60)
+OUTBOX_MARKER_SECONDS = env.integer("OUTBOX_MARKER_SECONDS", 3600, minimum=1)
 # Touched by the relay every round, for a health check (pets/heartbeat_file.py); unset: none.
 OUTBOX_RELAY_HEARTBEAT_FILE = env.text("OUTBOX_RELAY_HEARTBEAT_FILE")
 

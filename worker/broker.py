@@ -56,7 +56,7 @@ from contracts.tasks import (
 from infra.redis_scripts import redis_script
 from worker.priorities import HIGH_FIRST
 
-DONE_MARKER_SECONDS = 7 * 24 * 3600
+DONE_MARKER_SECONDS = 7 * 24 * 3600  # the default of CONSUMER_DONE_MARKER_SECONDS
 
 # The scripts of the consumer's moves (infra/lua/): the lists come as KEYS high, normal, low (in
 # contracts/tasks.py's PRIORITIES order, or in the order of a take), then the script's own.
@@ -80,10 +80,11 @@ class Finished:
 
 
 class TaskQueue:
-    def __init__(self, client: redis.Redis, consumer_name: str) -> None:
+    def __init__(self, client: redis.Redis, consumer_name: str, done_marker_seconds: int = DONE_MARKER_SECONDS) -> None:
         self.redis = client
         self.consumer_name = consumer_name
         self.processing_key = processing_key(consumer_name)
+        self.done_marker_seconds = done_marker_seconds  # how long a finished task's marker is kept
 
     # -- taking and finishing --------------------------------------------------------------
     def take(self, timeout_seconds: float, limit: int = 1, order: Sequence[str] = HIGH_FIRST) -> list[bytes]:
@@ -120,7 +121,7 @@ class TaskQueue:
         """Record tasks as done (for redeliveries), drop them from our processing list and
         announce them (contracts/events.py), atomically, in one round trip."""
         keys = [self.processing_key, STATUS_KEY, EVENTS_KEY, *(done_key(item.task.task_id) for item in finished)]
-        values: list[EncodableT] = [DONE_MARKER_SECONDS]
+        values: list[EncodableT] = [self.done_marker_seconds]
         for item in finished:
             task = item.task
             event = {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result}

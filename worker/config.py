@@ -45,6 +45,7 @@ class WorkerSettings:
     retry_max_seconds: float
     heartbeat_ttl_seconds: float
     reap_interval_seconds: float
+    done_marker_seconds: int  # how long a finished task's marker keeps a redelivery from redoing it
     results_sink: str  # "folder" (PROCESSED_DIR) or "s3"
     results_s3_bucket: str
     results_s3_prefix: str
@@ -75,6 +76,7 @@ class WorkerSettings:
             retry_max_seconds=env.number("TASK_RETRY_MAX_SECONDS", 300, minimum=0),
             heartbeat_ttl_seconds=env.number("CONSUMER_HEARTBEAT_TTL_SECONDS", 15, minimum=1),
             reap_interval_seconds=env.number("CONSUMER_REAP_INTERVAL_SECONDS", 5, minimum=0.1),
+            done_marker_seconds=env.integer("CONSUMER_DONE_MARKER_SECONDS", 7 * 24 * 3600, minimum=1),
             results_sink=(sink := env.choice("RESULTS_SINK", "folder", ("folder", "s3"))),
             results_s3_bucket=_bucket(env, sink),
             results_s3_prefix=env.text("RESULTS_S3_PREFIX", "processed_data/"),
