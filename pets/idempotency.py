@@ -35,6 +35,7 @@ from pets.redis_client import get_redis
 from pets.renderers import FastJSONRenderer
 
 HEADER = "Idempotency-Key"
+META_KEY = "HTTP_IDEMPOTENCY_KEY"  # the header as WSGI names it (request.META)
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PREFIX = "pets:idempotency:"
 MAX_KEY_LENGTH = 255
@@ -62,9 +63,10 @@ class KeysUnavailable(APIException):
     default_code = "idempotency_unavailable"
 
 
-def key_from(headers: Mapping[str, str]) -> str | None:
-    """The request's key (None without the header), or a 400 naming what is wrong with it."""
-    raw = headers.get(HEADER)
+def key_from(meta: Mapping[str, str]) -> str | None:
+    """The request's key (None without the header), or a 400 naming what is wrong with it.
+    `meta` is request.META: request.headers would build a dict of every header on each create."""
+    raw = meta.get(META_KEY)
     if raw is None:
         return None
     if not _PRINTABLE.fullmatch(raw) or raw.strip() != raw:

@@ -87,7 +87,7 @@ class PetCollectionView(APIView):
     def post(self, request: Request) -> HttpResponse:
         data = PetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = idempotency.key_from(request.headers)
+        key = idempotency.key_from(request.META)
 
         def create() -> tuple[int, dict]:
             created = services.pet_create(**data.validated_data)
