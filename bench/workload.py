@@ -69,16 +69,12 @@ def create_pets_through_api(url: str, token: str, count: int) -> None:
         session.post(f"{url}/api/pets/", json=body, timeout=30).raise_for_status()
 
 
-def forget_pets(stack: Stack) -> None:
-    """An empty registry: no pet, no result, nothing queued or counted."""
-    stack.db.pet.delete_many({})
-    stack.db[RESULTS_COLLECTION].delete_many({})
-    stack.redis.delete(TASKS_KEY, WAKE_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
-
-
-def forget_load_test_pets(stack: Stack) -> None:
-    """Keep the collection at its seeded size between runs: drop what a POST run created."""
-    stack.db.pet.delete_many({"owner": "Ana"})
+def forget_pets(stack: Stack, *, owner: str | None = None) -> None:
+    """Nothing queued or counted, and no pet (with `owner`: none of that owner's, which is how a
+    POST run's pets go and the collection stays at its seeded size); no result either, for all."""
+    stack.db.pet.delete_many({} if owner is None else {"owner": owner})
+    if owner is None:
+        stack.db[RESULTS_COLLECTION].delete_many({})
     stack.redis.delete(TASKS_KEY, WAKE_KEY, COUNTS_KEY, STATUS_KEY, DELIVERED_KEY)
 
 
@@ -93,5 +89,5 @@ def load_run(
     cpu_ms = (cpu_seconds([service]) - before) / requests_made * 1000
     db_cpu_ms = (cpu_seconds([stack.mongo]) - db_before) / requests_made * 1000
     if body is not None:
-        forget_load_test_pets(stack)
+        forget_pets(stack, owner="Ana")  # PET_BODY's owner
     return asdict(result) | {"cpu_ms": cpu_ms, "db_cpu_ms": db_cpu_ms}

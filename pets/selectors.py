@@ -204,8 +204,9 @@ def latest_results(pet_ids: list[str], states: dict[str, TaskStatus] | None = No
     found: dict[str, ResultRecord] = {}
     if states is not None:
         found = {pet_id: record for pet_id in pet_ids if (record := _recent.recall(pet_id, states.get(pet_id)))}
+    # Sorted as hex strings, which sort as the ids do: the first and last bound the range.
     wanted = sorted({pet_id for pet_id in pet_ids if pet_id not in found and ObjectId.is_valid(pet_id)})
-    if not wanted:  # hex strings sort as the ids do
+    if not wanted:
         return found
     collection = Pet._get_db()[RESULTS_COLLECTION]
     cap = RECORDS_PER_PET * len(wanted)
