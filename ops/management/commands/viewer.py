@@ -11,6 +11,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ops.roles import VIEWERS_GROUP
 
+CREATE_USER = (
+    'manage.py shell -c "from django.contrib.auth.models import User; '
+    "User.objects.create_user('{username}', password='a-long-password')\""
+)
+
 
 class Command(BaseCommand):
     help = "Make a user a read-only viewer of the operations panel (--remove undoes it, --list lists them)."
@@ -32,7 +37,8 @@ class Command(BaseCommand):
             user = get_user_model().objects.get(username=username)
         except get_user_model().DoesNotExist:
             raise CommandError(
-                f"No user {username!r}: create it first (manage.py createsuperuser or the admin)."
+                f"No user {username!r}: create it first, as an ordinary account: "
+                + CREATE_USER.format(username=username)
             ) from None
         if remove:
             user.groups.remove(group)
