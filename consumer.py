@@ -72,7 +72,7 @@ def run_worker(settings: WorkerSettings) -> int:
     results = ResultStore(settings.mongodb_uri, settings.mongodb_timeout_ms)
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_address)
-    queue = TaskQueue(redis_client, settings.consumer_name, settings.done_marker_seconds)
+    queue = TaskQueue(redis_client, settings.consumer_name, settings.done_marker_seconds, settings.history_kept)
     consumer = Consumer(settings, queue, wikipedia, results, sink(settings))
     consumer.install_signal_handlers()
     return consumer.run()
@@ -136,7 +136,7 @@ def run_dead_letter_command(client: redis.Redis, args: argparse.Namespace) -> in
         if not args.all and not args.ids:
             print("name the ids to requeue, or --all", file=sys.stderr)
             return 2
-        moved = dead_letter_ops.requeue(client, None if args.all else args.ids)
+        moved = dead_letter_ops.requeue(client, None if args.all else args.ids, by=operator())
         what = "every dead letter" if args.all else ", ".join(args.ids)
         audit.record(client, who=operator(), action="requeue", detail=f"{what}: {moved} requeued")
         print(f"requeued {moved} task(s)")

@@ -13,6 +13,7 @@ fields, its enrichment state and summary), never an error text, a payload or a c
     pet.deleted                 {"pet_id"}
     task.retrying               {"pet_id", "task_id", "attempt", "next_attempt_at"}
     task.dead                   {"pet_id", "task_id", "attempts"}
+    task.cancelled              {"pet_id", "task_id"}
     task.done                   {"pet_id", "task_id", "result": {extract, wikipedia_url, thumbnail,
                                  species_facts, health_tips, age_category, file}}
 """
@@ -36,7 +37,8 @@ PET_DELETED = "pet.deleted"
 TASK_RETRYING = "task.retrying"
 TASK_DEAD = "task.dead"
 TASK_DONE = "task.done"
-EVENT_TYPES = (PET_CREATED, PET_UPDATED, PET_DELETED, TASK_RETRYING, TASK_DEAD, TASK_DONE)
+TASK_CANCELLED = "task.cancelled"
+EVENT_TYPES = (PET_CREATED, PET_UPDATED, PET_DELETED, TASK_RETRYING, TASK_DEAD, TASK_DONE, TASK_CANCELLED)
 
 StreamEntry = tuple[bytes, dict[bytes, bytes]]  # an XRANGE/XREAD entry as the bytes clients read it
 Announcement = tuple[str, dict]  # an event to add: its type and data

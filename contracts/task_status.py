@@ -1,10 +1,11 @@
-"""Where each pet's enrichment stands: queued, processing, retrying, dead, or done.
+"""Where each pet's enrichment stands: queued, processing, retrying, dead, done or cancelled.
 
 One Redis hash, `STATUS_KEY`, maps a pet id to the state of its latest task. The API writes
-`queued` when it pushes a task; workers write the other states in the same transaction as the
-queue move they describe (worker/broker.py). The page reads the visible pets' states with one
-HMGET. A worker only overwrites the state of its own task: when a pet has been updated since, a
-newer task owns the entry, and an older task finishing late does not hide it.
+`queued` when it pushes a task and `cancelled` when a user cancels it; workers write the other
+states in the same transaction as the queue move they describe (worker/broker.py). The page reads
+the visible pets' states with one HMGET. A worker only overwrites the state of its own task: when
+a pet has been updated since, a newer task owns the entry, and an older task finishing late does
+not hide it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ PROCESSING = "processing"
 RETRYING = "retrying"
 DEAD = "dead"
 DONE = "done"
-TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD)
-FINAL_STATES = frozenset({DONE, DEAD})
+CANCELLED = "cancelled"
+TASK_STATES = (QUEUED, PROCESSING, RETRYING, DONE, DEAD, CANCELLED)
+FINAL_STATES = frozenset({DONE, DEAD, CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class TaskStatus:
     consumer: str | None = None
     next_attempt_at: str | None = None  # retrying: when it is due again
     error: str | None = None  # retrying or dead: the last error
+    writing: bool | None = None  # processing, past the last check for a cancel: too late to cancel
 
     @property
     def final(self) -> bool:

@@ -37,6 +37,11 @@ DEAD_LETTER_KEY = "pets:dead"  # list: what could not be processed, with why
 PROCESSING_KEY_PREFIX = "pets:processing:"  # list per consumer: taken, not yet finished
 HEARTBEAT_KEY_PREFIX = "pets:heartbeat:"  # string per consumer, with a TTL: "I am alive"
 DONE_KEY_PREFIX = "pets:done:"  # string per finished task: its file name
+# Sorted set: ids of cancelled tasks, scored by when (seconds). Consumers drop a task found in it
+# when they take it and before they write its result; the API keeps each id
+# CANCELLED_MARKER_SECONDS (infra/lua/cancel_task.lua), long past any queue's wait.
+CANCELLED_KEY = "pets:cancelled"
+CANCELLED_MARKER_SECONDS = 7 * 24 * 3600
 WIKIPEDIA_KEY_PREFIX = "pets:wikipedia:"  # summaries per species, the shared rate limiter
 
 

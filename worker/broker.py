@@ -23,13 +23,26 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 from redis.typing import EncodableT
 
+from contracts import history
 from contracts.dead_letters import DEAD_LETTERS_KEPT, DeadLetter
-from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_DEAD, TASK_DONE, TASK_RETRYING, add_event, event_fields
+from contracts.events import (
+    EVENTS_KEY,
+    EVENTS_MAX_LEN,
+    TASK_CANCELLED,
+    TASK_DEAD,
+    TASK_DONE,
+    TASK_RETRYING,
+    add_event,
+    event_fields,
+)
+from contracts.history import HISTORY_KEY, TASK_HISTORY_KEPT
 from contracts.task_status import (
+    CANCELLED,
     DEAD,
     DONE,
     PROCESSING,
@@ -38,6 +51,7 @@ from contracts.task_status import (
     TaskStatus,
 )
 from contracts.tasks import (
+    CANCELLED_KEY,
     DEAD_LETTER_KEY,
     DELAYED_KEY,
     LOW,
@@ -63,8 +77,10 @@ DONE_MARKER_SECONDS = 7 * 24 * 3600  # the default of CONSUMER_DONE_MARKER_SECON
 PROMOTE_DUE = redis_script("promote_due", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
 TAKE_MANY = redis_script("take_many")
 REQUEUE = redis_script("requeue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
-START_MANY = redis_script("start_many")
-COMPLETE_MANY = redis_script("complete_many", EVENTS_MAX_LEN=EVENTS_MAX_LEN, TASK_DONE=TASK_DONE)
+_NOTING = {"EVENTS_MAX_LEN": EVENTS_MAX_LEN, "TASK_CANCELLED": TASK_CANCELLED, **history.SCRIPT_CONSTANTS}
+START_MANY = redis_script("start_many", **_NOTING)
+COMMIT_MANY = redis_script("commit_many", **_NOTING)
+COMPLETE_MANY = redis_script("complete_many", TASK_DONE=TASK_DONE, **_NOTING)
 SET_STATUS_IF_OWNER = redis_script("set_status_if_owner")
 PRIORITY_LISTS = [queue_key(priority) for priority in PRIORITIES]
 
@@ -79,12 +95,23 @@ class Finished:
     result: dict | None  # its public summary for the live event (None: an earlier delivery's)
 
 
+# What start() says of each task of a batch.
+NEW, DONE_BEFORE, CANCELLED_BEFORE = 0, 1, 2
+
+
 class TaskQueue:
-    def __init__(self, client: redis.Redis, consumer_name: str, done_marker_seconds: int = DONE_MARKER_SECONDS) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        consumer_name: str,
+        done_marker_seconds: int = DONE_MARKER_SECONDS,
+        history_kept: int = TASK_HISTORY_KEPT,
+    ) -> None:
         self.redis = client
         self.consumer_name = consumer_name
         self.processing_key = processing_key(consumer_name)
         self.done_marker_seconds = done_marker_seconds  # how long a finished task's marker is kept
+        self.history_kept = history_kept  # TASK_HISTORY_KEPT (contracts/history.py)
 
     # -- taking and finishing --------------------------------------------------------------
     def take(self, timeout_seconds: float, limit: int = 1, order: Sequence[str] = HIGH_FIRST) -> list[bytes]:
@@ -110,23 +137,51 @@ class TaskQueue:
             normal, low = pipe.execute()
         return {NORMAL: normal, LOW: low}
 
-    def start(self, tasks: list[Task]) -> list[bool]:
-        """Mark the tasks as processing; for each, True if it was already done (a redelivery).
-        One round trip."""
-        keys = [STATUS_KEY, *(done_key(task.task_id) for task in tasks)]
-        values = [value for task in tasks for value in self._status(task, PROCESSING)]
-        return [bool(done_before) for done_before in START_MANY(self.redis, keys, values)]
+    def start(self, taken: list[tuple[bytes, Task]]) -> list[int]:
+        """Start a batch, in one round trip; for each task NEW (marked processing, noted as taken),
+        DONE_BEFORE (a redelivery of a finished task) or CANCELLED_BEFORE (cancelled while it
+        waited: already out of our processing list, nothing to do)."""
+        keys = [STATUS_KEY, self.processing_key, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY]
+        keys += [done_key(task.task_id) for _, task in taken]
+        values: list[EncodableT] = [self.history_kept]
+        for raw, task in taken:
+            pet_id, task_id, processing = self._status(task, PROCESSING)
+            values += [pet_id, task_id, processing, self._status(task, CANCELLED)[2], raw]
+            values += [self._note(task, history.TAKEN, PROCESSING), *self._dropped(task)]
+        return [int(outcome) for outcome in START_MANY(self.redis, keys, values)]
+
+    def commit(self, taken: list[tuple[bytes, Task]]) -> list[bool]:
+        """The last look for a cancel before the tasks' files are written, in one round trip: for
+        each, True if it was cancelled (out of our processing list, its state cancelled: write
+        nothing); the others are marked as writing, too late to cancel from now on."""
+        keys = [STATUS_KEY, self.processing_key, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY]
+        values: list[EncodableT] = [self.history_kept]
+        for raw, task in taken:
+            pet_id, task_id, cancelled = self._status(task, CANCELLED)
+            writing = self._status(task, PROCESSING, writing=True)[2]
+            values += [raw, pet_id, task_id, cancelled, writing, *self._dropped(task)]
+        return [bool(cancelled) for cancelled in COMMIT_MANY(self.redis, keys, values)]
+
+    def _dropped(self, task: Task) -> tuple[str, bytes]:
+        """A cancelled task discarded: its history note and its task.cancelled event."""
+        event = event_fields(TASK_CANCELLED, {"pet_id": task.pet_id, "task_id": task.task_id})["data"]
+        return self._note(task, history.DROPPED, CANCELLED), cast("bytes", event)
 
     def complete(self, finished: list[Finished]) -> None:
-        """Record tasks as done (for redeliveries), drop them from our processing list and
-        announce them (contracts/events.py), atomically, in one round trip."""
-        keys = [self.processing_key, STATUS_KEY, EVENTS_KEY, *(done_key(item.task.task_id) for item in finished)]
-        values: list[EncodableT] = [self.done_marker_seconds]
+        """Record tasks as done (for redeliveries), drop them from our processing list, announce
+        them (contracts/events.py) and note them in their history, atomically, in one round trip."""
+        keys = [self.processing_key, STATUS_KEY, EVENTS_KEY, HISTORY_KEY]
+        keys += [done_key(item.task.task_id) for item in finished]
+        values: list[EncodableT] = [self.done_marker_seconds, self.history_kept]
         for item in finished:
             task = item.task
             event = {"pet_id": task.pet_id, "task_id": task.task_id, "result": item.result}
             values += [item.raw, item.file, *self._status(task, DONE), event_fields(TASK_DONE, event)["data"]]
+            values.append(self._note(task, history.DONE, DONE, file=item.file))
         COMPLETE_MANY(self.redis, keys, values)
+
+    def _note(self, task: Task, step: str, state: str | None, **details: object) -> str:
+        return history.note(task, step, state=state, consumer=self.consumer_name, **details)
 
     def drop(self, raw: bytes) -> None:
         self.redis.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
@@ -147,6 +202,10 @@ class TaskQueue:
             pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             next_attempt_at = datetime.fromtimestamp(due, UTC).isoformat()
             self._record(pipe, failed, RETRYING, next_attempt_at=next_attempt_at)
+            note = self._note(
+                failed, history.RETRYING, RETRYING, error=failed.last_error, next_attempt_at=next_attempt_at
+            )
+            history.note_on(pipe, note, self.history_kept)
             add_event(
                 pipe,
                 TASK_RETRYING,
@@ -163,13 +222,17 @@ class TaskQueue:
             pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             if task is not None:
                 self._record(pipe, task, DEAD)
+                note = self._note(task, history.DEAD, DEAD, error=task.last_error)
+                history.note_on(pipe, note, self.history_kept)
                 add_event(pipe, TASK_DEAD, {"pet_id": task.pet_id, "task_id": task.task_id, "attempts": task.attempts})
             pipe.execute()
 
     def _record(self, pipe: redis.client.Pipeline, task: Task, state: str, next_attempt_at: str | None = None) -> None:
         SET_STATUS_IF_OWNER.queue(pipe, [STATUS_KEY], self._status(task, state, next_attempt_at))
 
-    def _status(self, task: Task, state: str, next_attempt_at: str | None = None) -> tuple[str, str, str]:
+    def _status(
+        self, task: Task, state: str, next_attempt_at: str | None = None, *, writing: bool = False
+    ) -> tuple[str, str, str]:
         """SET_STATUS_IF_OWNER's values for this task entering `state`: pet id, task id, status entry."""
         status = TaskStatus(
             state=state,
@@ -179,6 +242,7 @@ class TaskQueue:
             consumer=self.consumer_name,
             next_attempt_at=next_attempt_at,
             error=task.last_error if state in (RETRYING, DEAD) else None,
+            writing=writing or None,
         )
         return task.pet_id, task.task_id, status.to_json()
 

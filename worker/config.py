@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.history import TASK_HISTORY_KEPT
 from infra.environment import ConfigError, Environment
 from infra.redis_url import redis_url_from_env
 
@@ -46,6 +47,7 @@ class WorkerSettings:
     heartbeat_ttl_seconds: float
     reap_interval_seconds: float
     done_marker_seconds: int  # how long a finished task's marker keeps a redelivery from redoing it
+    history_kept: int  # TASK_HISTORY_KEPT: tasks whose history is kept (contracts/history.py)
     results_sink: str  # "folder" (PROCESSED_DIR) or "s3"
     results_s3_bucket: str
     results_s3_prefix: str
@@ -77,6 +79,7 @@ class WorkerSettings:
             heartbeat_ttl_seconds=env.number("CONSUMER_HEARTBEAT_TTL_SECONDS", 15, minimum=1),
             reap_interval_seconds=env.number("CONSUMER_REAP_INTERVAL_SECONDS", 5, minimum=0.1),
             done_marker_seconds=env.integer("CONSUMER_DONE_MARKER_SECONDS", 7 * 24 * 3600, minimum=1),
+            history_kept=env.integer("TASK_HISTORY_KEPT", TASK_HISTORY_KEPT, minimum=1),
             results_sink=(sink := env.choice("RESULTS_SINK", "folder", ("folder", "s3"))),
             results_s3_bucket=_bucket(env, sink),
             results_s3_prefix=env.text("RESULTS_S3_PREFIX", "processed_data/"),

@@ -38,7 +38,7 @@ RATE_LIMIT_WAIT_SECONDS = Counter(
     "petapp_wikipedia_rate_limit_wait_seconds", "Time spent waiting for the shared Wikipedia request budget"
 )
 
-for outcome in ("done", "duplicate", "retried", "dead_lettered", "invalid", "poison"):
+for outcome in ("done", "duplicate", "retried", "dead_lettered", "invalid", "poison", "cancelled"):
     TASKS.labels(outcome)  # every outcome shows from the start, at 0 (rates need a first sample)
 
 

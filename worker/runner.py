@@ -13,6 +13,10 @@ Delivery is at least once, with exactly one file and one result record in effect
   tasks of a consumer whose heartbeat lapsed;
 - a redelivered task finds its file (same name, same task id) or its done marker and writes none.
 
+Cancels (infra/lua/cancel_task.lua): a task cancelled while it waited is dropped when taken; one
+cancelled while it is processed is dropped at the batch's last look before its file is written,
+in the same script that takes it out of the processing list. Past that look, a cancel is refused.
+
 Failures: worker/retries.py decides between another attempt later (through the delayed set) and
 the dead-letter list. A malformed payload, or any exception while handling one, dead-letters it
 as poison: one bad task can never crash every consumer in turn.
@@ -41,7 +45,7 @@ from contracts.events import public_result
 from contracts.results import ResultRecord
 from contracts.tasks import CREATED, InvalidTask, Task, parse_task
 from worker import metrics
-from worker.broker import Finished, TaskQueue
+from worker.broker import CANCELLED_BEFORE, DONE_BEFORE, Finished, TaskQueue
 from worker.config import WorkerSettings
 from worker.enrichment import build_document
 from worker.heartbeat import Heartbeat
@@ -63,6 +67,17 @@ PROMOTE_INTERVAL_SECONDS = 0.1  # how often a busy consumer looks for due retrie
 
 class StopWaiting(Exception):
     """Raised by the signal handler into an idle consumer's wait for tasks: stop now."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A task whose document is built; written once the batch's last look for cancels is done."""
+
+    raw: bytes
+    task: Task
+    document: dict
+    processed_at: datetime
+    started: float  # time.monotonic() when its processing began
 
 
 @dataclass(frozen=True)
@@ -214,21 +229,43 @@ class Consumer:
         started = time.monotonic()
         parsed = [(raw, task) for raw in raws if (task := self._guarded(raw, self._parse, raw)) is not None]
         try:
-            done_before = self.queue.start([task for _, task in parsed]) if parsed else []
+            outcomes = self.queue.start(parsed) if parsed else []
         except redis.RedisError:
             raise
         except Exception as exc:
             for raw, _ in parsed:
                 self._poison(raw, exc)
-            parsed, done_before = [], []
-        written = []
-        for (raw, task), done in zip(parsed, done_before, strict=True):
-            item = self._guarded(raw, self._handle, raw, task, done)
+            parsed, outcomes = [], []
+        prepared = []
+        for (raw, task), outcome in zip(parsed, outcomes, strict=True):
+            if outcome == CANCELLED_BEFORE:
+                metrics.TASKS.labels("cancelled").inc()
+                log.info("Task %s was cancelled: dropped", task.task_id)
+                continue
+            item = self._guarded(raw, self._handle, raw, task, outcome == DONE_BEFORE)
             if item is not None:
-                written.append(item)
+                prepared.append(item)
+        written = self._write(prepared)
         self.prefetch.observe(len(raws), time.monotonic() - started)
         if written:  # closed while the next batch is taken and processed
             self._closing.submit(lambda: self._close(written))
+
+    def _write(self, prepared: list[Prepared]) -> list[Written]:
+        """The batch's files, written once a last look (one round trip) finds none of its tasks
+        cancelled meanwhile: a cancelled task writes no file and no record."""
+        if not prepared:
+            return []
+        cancelled = self.queue.commit([(item.raw, item.task) for item in prepared])
+        written = []
+        for item, was_cancelled in zip(prepared, cancelled, strict=True):
+            if was_cancelled:
+                metrics.TASKS.labels("cancelled").inc()
+                log.info("Task %s was cancelled while it was processed: nothing written", item.task.task_id)
+                continue
+            done = self._guarded(item.raw, self._publish, item)
+            if done is not None:
+                written.append(done)
+        return written
 
     def _close(self, written: list[Written]) -> None:
         """One insert of the batch's result records, then one script marking its tasks done, then
@@ -283,23 +320,24 @@ class Consumer:
             self.queue.dead_letter(raw, DeadLetter.for_payload(raw, error=f"invalid task: {exc}", consumer=self.name))
             return None
 
-    def _handle(self, raw: bytes, task: Task, done_before: bool) -> Written | None:
-        """The task's file written (its record and outcome to follow with the batch), or None
-        when its outcome is recorded already: skipped as done before, retried or dead-lettered."""
+    def _handle(self, raw: bytes, task: Task, done_before: bool) -> Prepared | None:
+        """The task's document, ready to be written, or None when its outcome is recorded
+        already: skipped as done before, retried or dead-lettered."""
         if done_before:
             metrics.TASKS.labels("duplicate").inc()
             log.info("Task %s was already processed: skipped", task.task_id)
             self.queue.skip_done(raw, task)
             return None
         try:
-            return self.process(raw, task)
+            return self.prepare(raw, task)
         except redis.RedisError:
             raise  # the task stays held and is requeued once Redis is back
         except Exception as exc:
             self._fail(raw, task, exc)
             return None
 
-    def process(self, raw: bytes, task: Task) -> Written:
+    def prepare(self, raw: bytes, task: Task) -> Prepared:
+        """Enrich the pet: the Wikipedia summary (cached), the facts, the document to write."""
         started = time.monotonic()
         log.info("Processing pet: %s (%s) - ID: %s", task.name, task.species, task.pet_id[:8])
         summary = self.wikipedia.summary(task.species)
@@ -311,6 +349,20 @@ class Consumer:
             processed_at=processed_at,
             duration_seconds=time.monotonic() - started,
         )
+        return Prepared(raw, task, document, processed_at, started)
+
+    def _publish(self, item: Prepared) -> Written | None:
+        """Write the file (retried or dead-lettered on failure, like any step of the task)."""
+        try:
+            return self.publish(item)
+        except redis.RedisError:
+            raise
+        except Exception as exc:
+            self._fail(item.raw, item.task, exc)
+            return None
+
+    def publish(self, item: Prepared) -> Written:
+        raw, task, document, started = item.raw, item.task, item.document, item.started
         when = task.enqueued_datetime()
         if when is None:
             # A task pushed by hand has no enqueue time, so its file name comes from now and would
@@ -320,7 +372,7 @@ class Consumer:
                 log.info("Task %s was already written to %s by an earlier delivery", task.task_id, earlier.file)
                 log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
                 return Written(raw, task, earlier.file, None)
-            when = processed_at
+            when = item.processed_at
         file_name, is_new = self.sink.publish(task.pet_id, task.name, when, document)
         if is_new:
             log.log(SUCCESS, "✅ Enriched data saved to: %s", file_name)

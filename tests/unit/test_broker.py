@@ -10,7 +10,7 @@ import pytest
 from contracts.dead_letters import DeadLetter
 from contracts.task_status import STATUS_KEY, TaskStatus
 from contracts.tasks import TASKS_KEY, build_task
-from worker.broker import Finished, TaskQueue
+from worker.broker import DONE_BEFORE, NEW, Finished, TaskQueue
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def taken(redis_client, queue: TaskQueue, task) -> bytes:
 def test_a_task_goes_processing_then_done(redis_client, queue):
     task = new_task()
     raw = taken(redis_client, queue, task)
-    assert queue.start([task]) == [False]
+    assert queue.start([(raw, task)]) == [NEW]
     processing = state(redis_client)
     assert (processing.state, processing.task_id, processing.consumer, processing.attempt) == (
         "processing",
@@ -54,7 +54,7 @@ def test_a_redelivered_finished_task_leaves_the_state_done(redis_client, queue):
     task = new_task()
     queue.complete([Finished(taken(redis_client, queue, task), task, "p1_Luna.json", None)])
     raw = taken(redis_client, queue, task)  # delivered again
-    assert queue.start([task]) == [True]
+    assert queue.start([(raw, task)]) == [DONE_BEFORE]
     queue.skip_done(raw, task)
     assert state(redis_client).state == "done"
     assert redis_client.llen(queue.processing_key) == 0
@@ -78,7 +78,7 @@ def test_retrying_says_when_and_why_then_dead_says_why(redis_client, queue):
 def test_an_older_task_finishing_late_does_not_hide_a_newer_one(redis_client, queue):
     old, new = new_task(), new_task()
     raw = taken(redis_client, queue, old)
-    queue.start([old])
+    queue.start([(raw, old)])
     # The pet is updated meanwhile: the API queues a newer task and marks it queued.
     redis_client.hset(STATUS_KEY, "p1", TaskStatus(state="queued", task_id=new.task_id, at="now").to_json())
     queue.complete([Finished(raw, old, "p1_Luna.json", None)])

@@ -91,7 +91,7 @@ def test_each_pet_says_where_its_enrichment_stands(pets_db, authorized, redis_cl
     worker = TaskQueue(redis_client, "Consumer-1")
     taken = {parse_task(raw).pet_id: raw for raw in worker.take(1, limit=10)}
     raw = taken[first["id"]]
-    worker.start([parse_task(raw)])
+    worker.start([(raw, parse_task(raw))])
     worker.complete([Finished(raw, parse_task(raw), "file.json", None)])
     listed = {pet["id"]: pet["enrichment_status"] for pet in json.loads(authorized.get("/api/pets/").content)}
     assert listed == {first["id"]: "done", second["id"]: "queued"}  # taken, but its work not started

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_DONE
+from contracts import history
+from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN, TASK_CANCELLED, TASK_DONE
 from contracts.tasks import DELAYED_KEY, QUEUE_KEYS, WAKE_KEY, WAKE_TOKENS_KEPT, push_task
 from infra import redis_scripts, redis_url
 from infra.redis_scripts import LUA_DIR, redis_script
@@ -18,15 +19,32 @@ from tests.support.servers import start_redis
 HIGH, NORMAL, LOW = QUEUE_KEYS["high"], QUEUE_KEYS["normal"], QUEUE_KEYS["low"]
 LISTS = [HIGH, NORMAL, LOW]
 SCRIPTS = sorted(path.stem for path in LUA_DIR.glob("*.lua"))
-CONSTANTS = {"WAKE_TOKENS_KEPT": WAKE_TOKENS_KEPT, "EVENTS_MAX_LEN": EVENTS_MAX_LEN, "TASK_DONE": TASK_DONE}
+CONSTANTS = {
+    "WAKE_TOKENS_KEPT": WAKE_TOKENS_KEPT, "EVENTS_MAX_LEN": EVENTS_MAX_LEN, "TASK_DONE": TASK_DONE,
+    "TASK_CANCELLED": TASK_CANCELLED, **history.SCRIPT_CONSTANTS,
+}  # fmt: skip
 
 
 def load(name: str) -> redis_scripts.RedisScript:
     return redis_script(name, **CONSTANTS)
 
 
-def entry(task_id: str, state: str) -> str:
-    return json.dumps({"state": state, "task_id": task_id})
+def entry(task_id: str, state: str, **more: object) -> str:
+    return json.dumps({"state": state, "task_id": task_id, **more})
+
+
+def note(task_id: str, step: str, state: str | None = None, **more: object) -> str:
+    """A history note as contracts/history.note makes one, for pet p-<task id>."""
+    fields = {"task_id": task_id, "pet_id": f"p-{task_id}", "name": "Luna", "name_key": "luna", "species": "Cat",
+              "species_key": "cat", "priority": "normal", "reason": "created", "score": 1000, "queued_at": "then",
+              "at": "now", "event": step, "attempts": 0, **more}  # fmt: skip
+    if state:
+        fields["state"] = state
+    return json.dumps(fields)
+
+
+def history_of(redis_client, task_id: str) -> dict:
+    return json.loads(redis_client.hget(history.HISTORY_KEY, task_id))
 
 
 def test_every_script_file_is_loaded_by_its_owner_and_says_its_keys():
@@ -51,17 +69,31 @@ def test_push_task_pushes_and_wakes_with_a_trimmed_token_list(redis_client):
 
 def test_enqueue_pushes_marks_delivered_sets_the_state_adjusts_known_counts_and_announces(redis_client):
     redis_client.hset("counts", mapping={"|": 4})  # known; "cat|" unknown
-    keys = [NORMAL, WAKE_KEY, "delivered", "status", "counts", EVENTS_KEY]
+    keys = [NORMAL, WAKE_KEY, "delivered", "status", "counts", EVENTS_KEY, "cancelled", history.HISTORY_KEY]
     counts = ["|", 1, "cat|", 1]
-    load("enqueue")(redis_client, keys, ["payload", "t1", "p1", entry("t1", "queued"), "pet.created", "{}", *counts])
+    queued = note("t1", "queued", "queued")
+    arguments = ["payload", "t1", "p1", entry("t1", "queued"), "pet.created", "{}", queued, 100, *counts]
+    assert load("enqueue")(redis_client, keys, arguments) == 1
     assert redis_client.lrange(NORMAL, 0, -1) == [b"payload"] and redis_client.llen(WAKE_KEY) == 1
     assert redis_client.zrange("delivered", 0, -1) == [b"t1"]  # scored with the server time
     assert json.loads(redis_client.hget("status", "p1"))["state"] == "queued"
     assert redis_client.hgetall("counts") == {b"|": b"5"}
     [(_, fields)] = redis_client.xrange(EVENTS_KEY)
     assert fields == {b"type": b"pet.created", b"data": b"{}"}
-    load("enqueue")(redis_client, keys, ["payload 2", "t2", "p2", entry("t2", "queued"), "", ""])
+    assert history_of(redis_client, "t1")["state"] == "queued"
+    load("enqueue")(
+        redis_client, keys, ["payload 2", "t2", "p2", entry("t2", "queued"), "", "", note("t2", "queued"), 100]
+    )
     assert redis_client.xlen(EVENTS_KEY) == 1  # no event type: no event
+    redis_client.zadd("cancelled", {"t3": 1})  # cancelled before the relay sent it: only marked delivered
+    assert (
+        load("enqueue")(
+            redis_client, keys, ["payload 3", "t3", "p3", entry("t3", "queued"), "", "", note("t3", "queued"), 100]
+        )
+        == 0
+    )
+    assert redis_client.llen(NORMAL) == 2 and redis_client.zscore("delivered", "t3") is not None
+    assert not redis_client.hexists("status", "p3") and not redis_client.hexists(history.HISTORY_KEY, "t3")
 
 
 def test_adjust_counts_changes_known_counts_only(redis_client):
@@ -114,27 +146,93 @@ def test_requeue_puts_a_processing_list_back_at_the_heads_of_its_priority_lists(
     assert not redis_client.exists("processing")
 
 
-def test_start_many_marks_processing_and_tells_redeliveries(redis_client):
+def test_start_many_marks_processing_tells_redeliveries_and_drops_cancelled_tasks(redis_client):
     redis_client.set("done:t2", "file.json")
-    flags = load("start_many")(
-        redis_client, ["status", "done:t1", "done:t2"],
-        ["p1", "t1", entry("t1", "processing"), "p2", "t2", entry("t2", "processing")],
-    )  # fmt: skip
-    assert flags == [0, 1]
-    assert json.loads(redis_client.hget("status", "p1"))["state"] == "processing"
+    redis_client.zadd("cancelled", {"t3": 1})
+    redis_client.rpush("processing", "raw1", "raw2", "raw3")
+    keys = ["status", "processing", "cancelled", EVENTS_KEY, history.HISTORY_KEY, "done:t1", "done:t2", "done:t3"]
+    values = [100]
+    for task in ("t1", "t2", "t3"):
+        taken, dropped = note(task, "taken", "processing", consumer="C-1"), note(task, "dropped", "cancelled")
+        values += [f"p-{task}", task, entry(task, "processing"), entry(task, "cancelled"), f"raw{task[1]}", taken,
+                   dropped, "{}"]  # fmt: skip
+    assert load("start_many")(redis_client, keys, values) == [0, 1, 2]
+    assert json.loads(redis_client.hget("status", "p-t1"))["state"] == "processing"
+    assert json.loads(redis_client.hget("status", "p-t3"))["state"] == "cancelled"
+    assert redis_client.lrange("processing", 0, -1) == [b"raw1", b"raw2"]  # the cancelled one is out
+    assert history_of(redis_client, "t1")["consumers"] == ["C-1"]
+    assert redis_client.zrange(history.index_key("consumer", "C-1"), 0, -1) == [b"t1"]
+    assert history_of(redis_client, "t3")["state"] == "cancelled"
+    assert [fields[b"type"] for _, fields in redis_client.xrange(EVENTS_KEY)] == [TASK_CANCELLED.encode()]
+
+
+def test_commit_many_drops_what_was_cancelled_and_marks_the_rest_writing(redis_client):
+    redis_client.zadd("cancelled", {"t2": 1})
+    redis_client.rpush("processing", "raw1", "raw2")
+    keys = ["status", "processing", "cancelled", EVENTS_KEY, history.HISTORY_KEY]
+    values = [100]
+    for task in ("t1", "t2"):
+        writing = entry(task, "processing", writing=True)
+        values += [f"raw{task[1]}", f"p-{task}", task, entry(task, "cancelled"), writing,
+                   note(task, "dropped", "cancelled"), "{}"]  # fmt: skip
+    assert load("commit_many")(redis_client, keys, values) == [0, 1]
+    assert json.loads(redis_client.hget("status", "p-t1"))["writing"] is True
+    assert json.loads(redis_client.hget("status", "p-t2"))["state"] == "cancelled"
+    assert redis_client.lrange("processing", 0, -1) == [b"raw1"]
+
+
+def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_rest(redis_client):
+    keys = ["status", "cancelled", EVENTS_KEY, history.HISTORY_KEY]
+    cancel = load("cancel_task")
+
+    def run(pet_id: str, mode: str = "cancel", staged: str = "") -> list[bytes]:
+        step = json.dumps({"at": "now", "event": "cancelled", "by": "ana"})
+        return cancel(redis_client, keys, [pet_id, mode, "now", 3600, 100, step, staged])
+
+    for pet, state in (("q", "queued"), ("r", "retrying"), ("p", "processing"), ("d", "done"), ("x", "dead"),
+                       ("c", "cancelled")):  # fmt: skip
+        redis_client.hset("status", pet, entry(f"t{pet}", state))
+    redis_client.hset("status", "w", entry("tw", "processing", writing=True))
+    assert run("q") == [b"cancelled", b"tq"] and run("r") == [b"cancelled", b"tr"]
+    assert run("p") == [b"cancelling", b"tp"]
+    assert json.loads(redis_client.hget("status", "p"))["state"] == "processing"  # the consumer says when it stopped
+    for pet, outcome in (("d", b"done"), ("x", b"dead"), ("c", b"cancelled_before"), ("w", b"writing"),
+                         ("nobody", b"none")):  # fmt: skip
+        assert run(pet)[0] == outcome
+    assert {member.decode() for member in redis_client.zrange("cancelled", 0, -1)} == {"tq", "tr", "tp"}
+    assert run("staged", staged="ts") == [b"cancelled", b"ts"]  # saved with the pet, not sent yet
+    assert run("q", mode="delete")[0] == b"cancelled_before" and not redis_client.hexists("status", "q")
+    assert [fields[b"type"] for _, fields in redis_client.xrange(EVENTS_KEY)] == [TASK_CANCELLED.encode()] * 3
+
+
+def test_note_task_keeps_the_newest_tasks_and_forgets_the_oldest_everywhere(redis_client):
+    script = load("note_task")
+    for number in range(5):
+        note_json = json.loads(note(f"t{number}", "queued", "queued", score=number))
+        script(redis_client, [history.HISTORY_KEY], [json.dumps(note_json), 3])
+    script(redis_client, [history.HISTORY_KEY], [note("t4", "taken", "processing", consumer="C-1"), 3])
+    assert redis_client.zrange(history.ALL_INDEX, 0, -1) == [b"t2", b"t3", b"t4"]
+    assert redis_client.hlen(history.HISTORY_KEY) == 3
+    assert redis_client.zrange(history.index_key("state", "queued"), 0, -1) == [b"t2", b"t3"]
+    assert redis_client.zrange(history.index_key("state", "processing"), 0, -1) == [b"t4"]
+    assert redis_client.zcard(history.index_key("species", "cat")) == 3
+    assert [step["event"] for step in history_of(redis_client, "t4")["events"]] == ["queued", "taken"]
+    script(redis_client, [history.HISTORY_KEY], [json.dumps({"task_id": "unknown", "at": "now", "event": "x"}), 3])
+    assert not redis_client.hexists(history.HISTORY_KEY, "unknown")  # nothing known of it: nothing noted
 
 
 def test_complete_many_marks_done_acknowledges_records_and_announces_each_task(redis_client):
     redis_client.rpush("processing", "raw1", "raw2")
     load("complete_many")(
-        redis_client, ["processing", "status", EVENTS_KEY, "done:t1", "done:t2"],
-        [60, "raw1", "f1.json", "p1", "t1", entry("t1", "done"), "{}",
-         "raw2", "f2.json", "p2", "t2", entry("t2", "done"), "{}"],
+        redis_client, ["processing", "status", EVENTS_KEY, history.HISTORY_KEY, "done:t1", "done:t2"],
+        [60, 100, "raw1", "f1.json", "p1", "t1", entry("t1", "done"), "{}", note("t1", "done", "done", file="f1.json"),
+         "raw2", "f2.json", "p2", "t2", entry("t2", "done"), "{}", note("t2", "done", "done", file="f2.json")],
     )  # fmt: skip
     assert redis_client.get("done:t1") == b"f1.json" and 0 < redis_client.ttl("done:t2") <= 60
     assert not redis_client.exists("processing")
     assert {json.loads(redis_client.hget("status", pet))["state"] for pet in ("p1", "p2")} == {"done"}
     assert [fields[b"type"] for _, fields in redis_client.xrange(EVENTS_KEY)] == [TASK_DONE.encode()] * 2
+    assert history_of(redis_client, "t2")["file"] == "f2.json"
 
 
 def test_login_attempts_are_reserved_up_to_the_limit_and_released(redis_client):
