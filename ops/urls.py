@@ -12,4 +12,8 @@ urlpatterns = [
     path("dead/requeue/", staff_session(views.requeue_one), name="ops-requeue"),
     path("dead/requeue-matching/", staff_session(views.requeue_matching), name="ops-requeue-matching"),
     path("dead/purge/", staff_session(views.purge), name="ops-purge"),
+    path("tasks/", staff_session(views.tasks), name="ops-tasks"),
+    path("tasks/requeue-dead/", staff_session(views.requeue_dead), name="ops-requeue-dead"),
+    path("tasks/<str:task_id>/cancel/", staff_session(views.cancel_task), name="ops-cancel-task"),
+    path("tasks/<str:task_id>/retry/", staff_session(views.retry_task), name="ops-retry-task"),
 ]

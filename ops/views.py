@@ -6,6 +6,7 @@ queue_tools/dead_letter_ops.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -20,10 +21,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contracts.task_status import DEAD
 from ops import forms, roles, selectors, services
 from pets.page import with_content_security_policy
 from pets.redis_client import get_redis
 from pets.tokens import release_attempt, reserve_attempt
+from queue_tools import history
 
 PER_PAGE = 20
 View = Callable[..., HttpResponse]
@@ -132,6 +135,109 @@ def purge(request: HttpRequest) -> HttpResponse:
     deleted = services.purge(get_redis(), who=who(request))
     messages.success(request, f"{deleted} dead letter(s) deleted.")
     return _back()
+
+
+TASKS_PER_PAGE = 25
+
+
+@require_GET
+@staff_only
+def tasks(request: HttpRequest) -> HttpResponse:
+    """The task history: find tasks by pet, name, species, state, consumer and time; act on them."""
+    query = forms.TaskSearch(request.GET)
+    if not query.is_valid():
+        return invalid(query)
+    client = get_redis()
+    task_filter = query.task_filter()
+    try:
+        page = history.search(client, task_filter, limit=TASKS_PER_PAGE, cursor=query.cleaned_data["cursor"] or None)
+    except history.BadCursor as exc:
+        return JsonResponse({"error": "Invalid input", "fields": {"cursor": [str(exc)]}}, status=400)
+    search = {key: value for key, value in request.GET.items() if key != "cursor" and value}
+    dead_matching = None
+    if roles.can_act(request.user) and not task_filter.empty and task_filter.state in ("", DEAD):
+        dead_matching = services.count_dead(client, replace(task_filter, state=""))
+    context = {
+        "query": query,
+        "page": page,
+        "search": search,
+        "back": request.get_full_path(),
+        "newest_query": urlencode(search),
+        "next_query": urlencode({**search, "cursor": page.next_cursor}) if page.next_cursor else None,
+        "filtered": not task_filter.empty,
+        "dead_matching": dead_matching,
+        "can_act": roles.can_act(request.user),
+    }
+    return render(request, "ops/tasks.html", context)
+
+
+def _back_to_tasks(form: forms.TaskAction) -> HttpResponse:
+    back = form.cleaned_data.get("back") or ""
+    if not back.startswith(reverse("ops-tasks")) or not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        back = reverse("ops-tasks")
+    return redirect(back)
+
+
+@require_POST
+@acting_staff_only
+def cancel_task(request: HttpRequest, task_id: str) -> HttpResponse:
+    form = forms.TaskAction(request.POST)
+    if not form.is_valid():
+        return invalid(form)
+    try:
+        outcome = services.cancel_task(get_redis(), who=who(request), task_id=task_id)
+    except services.UnknownTask:
+        return JsonResponse({"error": "No task of that id in the history"}, status=404)
+    if isinstance(outcome, services.Refused):
+        messages.warning(request, f"Task {task_id} not cancelled: {outcome.why}.")
+    elif outcome.outcome == "cancelled":
+        messages.success(request, f"Task {task_id} cancelled.")
+    elif outcome.outcome == "cancelling":
+        messages.success(request, f"Task {task_id}: cancel requested; its consumer stops before writing.")
+    else:
+        messages.warning(request, f"Task {task_id} not cancelled: it is {outcome.outcome.replace('_before', '')}.")
+    return _back_to_tasks(form)
+
+
+@require_POST
+@acting_staff_only
+def retry_task(request: HttpRequest, task_id: str) -> HttpResponse:
+    form = forms.TaskAction(request.POST)
+    if not form.is_valid():
+        return invalid(form)
+    try:
+        outcome = services.retry_task(get_redis(), who=who(request), task_id=task_id)
+    except services.UnknownTask:
+        return JsonResponse({"error": "No task of that id in the history"}, status=404)
+    if isinstance(outcome, services.Refused):
+        messages.warning(request, f"Task {task_id} not retried: {outcome.why}.")
+    else:
+        messages.success(request, f"Task {task_id} queued again.")
+    return _back_to_tasks(form)
+
+
+@require_POST
+@acting_staff_only
+def requeue_dead(request: HttpRequest) -> HttpResponse:
+    """Requeue every dead task matching the filter, once the count the page showed is confirmed."""
+    form = forms.RequeueDead(request.POST)
+    if not form.is_valid():
+        return invalid(form)
+    task_filter = replace(form.task_filter(), state="")
+    if task_filter.empty:
+        return JsonResponse({"error": "Invalid input", "fields": {"filter": ["a filter is required"]}}, status=400)
+    client = get_redis()
+    count = services.count_dead(client, task_filter)
+    expected = form.cleaned_data["expected_count"]
+    if count != expected:
+        changed = f"{count} dead tasks match now, not {expected}: nothing requeued; check and confirm again."
+        messages.warning(request, changed)
+    else:
+        moved = services.requeue_dead(client, who=who(request), task_filter=task_filter)
+        messages.success(request, f"{moved} dead task(s) queued again.")
+    search = {key: value for key, value in request.POST.items() if key in forms.TaskSearch.base_fields and value}
+    search.pop("cursor", None)
+    return redirect(reverse("ops-tasks") + (f"?{urlencode(search)}" if search else ""))
 
 
 @require_http_methods(["GET", "POST"])

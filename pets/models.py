@@ -29,13 +29,15 @@ OWNER_MAX_LENGTH = 100
 AGE_MIN, AGE_MAX = 0, 100
 
 
-def new_pet_document(*, name: str, species: str, age: int, owner: str, vaccinated: bool) -> dict:
+def new_pet_document(
+    *, name: str, species: str, age: int, owner: str, vaccinated: bool, created_by: int | None = None
+) -> dict:
     """A new pet as `Pet` declares it (the same fields, BSON types and `species_key`), inserted
     without a MongoEngine document: building, validating and converting one cost a create more CPU
     than its insert. The values come validated by PetInputSerializer, to the limits above;
     tests/unit/test_pets_services.py checks that `Pet` loads what the writes store."""
     now = utc_now()
-    return {
+    document = {
         "_id": ObjectId(),
         "name": name,
         "species": species,
@@ -46,6 +48,9 @@ def new_pet_document(*, name: str, species: str, age: int, owner: str, vaccinate
         "created_at": now,
         "updated_at": now,
     }
+    if created_by is not None:
+        document["created_by"] = created_by
+    return document
 
 
 class Pet(me.Document):
@@ -57,6 +62,7 @@ class Pet(me.Document):
     vaccinated = me.BooleanField(default=False)
     created_at = me.DateTimeField(default=utc_now)
     updated_at = me.DateTimeField(default=utc_now)
+    created_by = me.IntField()  # the id of the API user who created it: they may cancel its enrichment
     # Transactional outbox (pets/outbox.py): the enrichment task saved with the pet, kept until
     # Redis has accepted it, and when the relay may (re)send it.
     outbox_task = me.StringField()

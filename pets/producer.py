@@ -7,21 +7,36 @@ relay sends it once Redis is back.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+import orjson
 import redis
+from django.conf import settings
 from redis.typing import EncodableT
 
+from contracts import history
 from contracts.events import (
     EVENTS_KEY,
     EVENTS_MAX_LEN,
     PET_DELETED,
+    TASK_CANCELLED,
     Announcement,
     add_event,
     event_fields,
     newest_event_id,
 )
+from contracts.history import HISTORY_KEY
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
-from contracts.tasks import TASKS_KEY, WAKE_KEY, WAKE_TOKENS_KEPT, Task, parse_task, queue_key, utc_now_iso
+from contracts.tasks import (
+    CANCELLED_KEY,
+    TASKS_KEY,
+    WAKE_KEY,
+    WAKE_TOKENS_KEPT,
+    Task,
+    parse_task,
+    queue_key,
+    utc_now_iso,
+)
 from infra.redis_scripts import redis_script
 from pets import counts
 from pets.redis_client import get_redis
@@ -37,15 +52,19 @@ DELIVERED_KEY = "pets:outbox:delivered-at"
 
 # enqueue() in one command (infra/lua/enqueue.lua), as atomic as the nine-command transaction it
 # replaced: redis-py's work per command was most of a create's Redis CPU.
-ENQUEUE = redis_script("enqueue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT, EVENTS_MAX_LEN=EVENTS_MAX_LEN)
+_CONSTANTS = {"EVENTS_MAX_LEN": EVENTS_MAX_LEN, "TASK_CANCELLED": TASK_CANCELLED, **history.SCRIPT_CONSTANTS}
+ENQUEUE = redis_script("enqueue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT, **_CONSTANTS)
+CANCEL_TASK = redis_script("cancel_task", **_CONSTANTS)
 
 
 def enqueue(
     task: Task, payload: str, count_changes: counts.CountChanges = (), event: Announcement | None = None
 ) -> bool:
     """Push a task, mark it delivered for the outbox, mark its pet's enrichment queued, adjust
-    the list counts and announce the change (contracts/events.py), in one round trip; False (and
-    a warning) when Redis cannot take it."""
+    the list counts, announce the change (contracts/events.py) and note the task in its history
+    (contracts/history.py), in one round trip; False (and a warning) when Redis cannot take it.
+    A task cancelled before Redis took it (the outbox relay sends it late) is only marked
+    delivered."""
     keys, values = _enqueue_arguments(task, payload, count_changes, event)
     try:
         ENQUEUE(get_redis(), keys, values)
@@ -65,10 +84,41 @@ def _enqueue_arguments(
 ) -> tuple[list[str], list[EncodableT]]:
     """ENQUEUE's keys and values."""
     keys = [queue_key(task.priority), WAKE_KEY, DELIVERED_KEY, STATUS_KEY, counts.COUNTS_KEY, EVENTS_KEY]
+    keys += [CANCELLED_KEY, HISTORY_KEY]
     status = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json()
     announced = event_fields(*event) if event is not None else {"type": "", "data": ""}
     values = [payload, task.task_id, task.pet_id, status, announced["type"], announced["data"]]
+    values += [history.note(task, history.QUEUED, state=QUEUED), settings.TASK_HISTORY_KEPT]
     return keys, [*values, *counts.adjustments(count_changes)]
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What a cancel did: `outcome` is "cancelled" (the task was waiting: it will never run),
+    "cancelling" (a consumer has it: it stops before writing anything), or why nothing was done:
+    "none" (no task known for the pet), "done", "dead", "cancelled_before", "writing"."""
+
+    outcome: str
+    task_id: str | None
+
+
+def cancel(pet_id: str, *, by: str, staged_task_id: str | None) -> Cancel:
+    """Cancel the pet's pending task (infra/lua/cancel_task.lua), in one atomic script.
+    `staged_task_id`: the task saved with the pet that Redis has not taken yet (pets/outbox.py),
+    cancelled when Redis knows of no other. Raises redis.RedisError when Redis is down."""
+    keys, values = _cancel_arguments(pet_id, "cancel", by, staged_task_id)
+    outcome, task_id = CANCEL_TASK(get_redis(), keys, values)
+    return Cancel(outcome.decode(), task_id.decode() or None)
+
+
+def _cancel_arguments(
+    pet_id: str, mode: str, by: str, staged_task_id: str | None
+) -> tuple[list[str], list[EncodableT]]:
+    at = utc_now_iso()
+    step = orjson.dumps({"at": at, "event": history.CANCELLED, "by": by})
+    values: list[EncodableT] = [pet_id, mode, at, settings.CANCELLED_MARKER_SECONDS, settings.TASK_HISTORY_KEPT]
+    values += [step, staged_task_id or ""]
+    return [STATUS_KEY, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY], values
 
 
 def newest_event_seen() -> str | None:
@@ -131,12 +181,14 @@ def enrichment_states(pet_ids: list[str]) -> dict[str, TaskStatus]:
     return {pet_id: status for pet_id, status in states.items() if status is not None}
 
 
-def forget_pet(pet_id: str, count_changes: counts.CountChanges = ()) -> None:
-    """Drop a deleted pet's enrichment state, count it out and announce it (best effort: a
-    leftover entry is never shown, and the counts heal when they expire)."""
+def forget_pet(
+    pet_id: str, count_changes: counts.CountChanges = (), *, by: str = "", staged_task_id: str | None = None
+) -> None:
+    """Cancel a deleted pet's pending task, drop its enrichment state, count it out and announce it
+    (best effort: a leftover entry is never shown, and the counts heal when they expire)."""
     try:
         with get_redis().pipeline(transaction=True) as pipe:
-            pipe.hdel(STATUS_KEY, pet_id)
+            CANCEL_TASK.queue(pipe, *_cancel_arguments(pet_id, "delete", by, staged_task_id))
             counts.adjust(pipe, count_changes)
             add_event(pipe, PET_DELETED, {"pet_id": pet_id})
             pipe.execute()

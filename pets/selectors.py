@@ -80,7 +80,7 @@ def pets_by_ids(pet_ids: list[str]) -> dict[str, dict]:
 class PetRow:
     """A pet as the page shows it: its latest result and where its enrichment stands.
 
-    `state` is one of queued, processing, retrying, dead, done, pending (nothing known yet) or
+    `state` is one of queued, processing, retrying, dead, done, cancelled, pending (nothing known yet) or
     stale (a result older than the pet's last change, with no news of the new task); `final`
     rows are not polled again.
     """

@@ -268,5 +268,18 @@ class EnrichmentSerializer(serializers.Serializer):
 class EnrichmentMissingSerializer(serializers.Serializer):
     error = serializers.CharField()
     status = serializers.ChoiceField(
-        choices=["queued", "processing", "retrying", "dead"], required=False, help_text="When it is known."
+        choices=["queued", "processing", "retrying", "dead", "cancelled"], required=False, help_text="When it is known."
     )
+
+
+class CancelSerializer(serializers.Serializer):
+    """The answer to a cancel (pets/views.cancel_body builds it)."""
+
+    message = serializers.CharField(required=False, help_text="When something was cancelled.")
+    error = serializers.CharField(required=False, help_text="When nothing was: why.")
+    status = serializers.ChoiceField(
+        choices=["cancelled", "cancelling", "none", "done", "dead", "cancelled_before", "writing", "superseded"],
+        help_text="`cancelled`: it will never run. `cancelling`: a consumer has it and stops before writing. "
+        "The others say why nothing was done (`superseded`: not the pet's current task).",
+    )
+    task_id = serializers.CharField(allow_null=True)

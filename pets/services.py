@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bson import ObjectId
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from contracts.events import PET_CREATED, PET_UPDATED, pet_event
 from contracts.results import ENRICHED_FIELDS, RESULTS_COLLECTION
-from contracts.tasks import CREATED, NORMAL, UPDATED
+from contracts.tasks import CREATED, NORMAL, UPDATED, InvalidTask, parse_task
+from ops import roles
 from pets import counts, outbox, producer
 from pets.models import Pet, new_pet_document, species_key, utc_now
 
@@ -30,10 +32,20 @@ class PetWrite:
 
 
 def pet_create(
-    *, name: str, species: str, age: int, owner: str, vaccinated: bool = False, priority: str = NORMAL
+    *,
+    name: str,
+    species: str,
+    age: int,
+    owner: str,
+    vaccinated: bool = False,
+    priority: str = NORMAL,
+    created_by: int | None = None,
 ) -> PetWrite:
-    """One database write (the pet with its task), then one Redis round trip (the task queued)."""
-    document = new_pet_document(name=name, species=species, age=age, owner=owner, vaccinated=vaccinated)
+    """One database write (the pet with its task), then one Redis round trip (the task queued).
+    `created_by`: the user's id, who may then cancel its enrichment (pet_cancel)."""
+    document = new_pet_document(
+        name=name, species=species, age=age, owner=owner, vaccinated=vaccinated, created_by=created_by
+    )
     task = outbox.task_for(document, reason=CREATED, priority=priority)
     document |= outbox.outbox_fields(task)
     Pet._get_collection().insert_one(document)
@@ -74,14 +86,39 @@ def pet_update(document: dict, *, priority: str = NORMAL, **changes: object) -> 
     return PetWrite(document=updated, task_queued=queued)
 
 
-def pet_delete(document: dict) -> None:
-    """Delete the pet, its result records and its enrichment state. Its result files stay: they
-    are the workers' record of what was processed (remove them from PROCESSED_DIR by hand if you
-    must). A task of the pet still in flight records its result after this: that record stays."""
+def pet_delete(document: dict, *, by: str = "") -> None:
+    """Delete the pet, its result records and its enrichment state, and cancel its pending task
+    as pet_cancel does. Its result files stay: they are the workers' record of what was processed
+    (remove them from PROCESSED_DIR by hand if you must). A task of the pet already writing its
+    result records it after this: that record stays."""
     Pet._get_collection().delete_one({"_id": document["_id"]})
     Pet._get_db()[RESULTS_COLLECTION].delete_many({"pet_id": str(document["_id"])})
     removed = [(-1, _counted_as(document | _missing_fields(document)))]
-    producer.forget_pet(str(document["_id"]), count_changes=removed)
+    producer.forget_pet(
+        str(document["_id"]), count_changes=removed, by=f"{by} (pet deleted)", staged_task_id=_staged_task_id(document)
+    )
+
+
+def pet_cancel(document: dict, *, by: str) -> producer.Cancel:
+    """Cancel the pet's pending enrichment (pets/producer.py says what each outcome means).
+    Raises redis.RedisError when Redis is down: a cancel is never only half recorded."""
+    return producer.cancel(str(document["_id"]), by=by, staged_task_id=_staged_task_id(document))
+
+
+def may_cancel(document: dict, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Who may cancel a pet's enrichment: the user who created the pet, and staff who may act
+    (not viewers, ops/roles.py)."""
+    created_by = document.get("created_by")
+    return (created_by is not None and created_by == user.pk) or roles.can_act(user)
+
+
+def _staged_task_id(document: dict) -> str | None:
+    """The id of the task saved with the pet that the outbox relay has not cleared (pets/outbox.py)."""
+    staged = document.get("outbox_task")
+    try:
+        return parse_task(staged).task_id if staged else None
+    except InvalidTask:
+        return None
 
 
 def _missing_fields(document: dict) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,8 +18,9 @@ from rest_framework.views import APIView
 from contracts.task_status import QUEUED
 from pets import idempotency, selectors, services
 from pets.pagination import pagination_headers
-from pets.producer import enrichment_states, queue_stats
+from pets.producer import Cancel, enrichment_states, queue_stats
 from pets.serializers import (
+    CancelSerializer,
     EnrichmentMissingSerializer,
     EnrichmentSerializer,
     ErrorSerializer,
@@ -90,7 +91,7 @@ class PetCollectionView(APIView):
         key = idempotency.key_from(request.META)
 
         def create() -> tuple[int, dict]:
-            created = services.pet_create(**data.validated_data)
+            created = services.pet_create(**data.validated_data, created_by=request.user.pk)
             return status.HTTP_201_CREATED, pet_created_body(created.document, task_queued=bool(created.task_queued))
 
         if key is None:
@@ -147,8 +148,50 @@ class PetDetailView(APIView):
 
     @extend_schema(responses={200: MessageSerializer, **ERRORS, **NOT_FOUND}, summary="Delete a pet")
     def delete(self, request: Request, pet_id: str) -> Response:
-        services.pet_delete(get_pet_or_404(pet_id))
+        services.pet_delete(get_pet_or_404(pet_id), by=request.user.get_username())
         return Response({"message": "Pet deleted successfully"})
+
+
+CANCEL_REFUSED = {
+    "none": "The pet has no enrichment task to cancel",
+    "done": "The enrichment is already done",
+    "dead": "The enrichment already failed for good (an operator can retry it)",
+    "cancelled_before": "The enrichment is already cancelled",
+    "writing": "The enrichment is writing its result: too late to cancel",
+}
+
+
+class PetCancelView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(CancelSerializer, description="Cancelled: the task will never run"),
+            202: OpenApiResponse(CancelSerializer, description="A consumer has it: it stops before writing anything"),
+            401: ERRORS[401],
+            403: OpenApiResponse(ErrorSerializer, description="Neither the pet's creator nor staff who may act"),
+            **NOT_FOUND,
+            409: OpenApiResponse(CancelSerializer, description="Nothing to cancel: done, failed, cancelled or writing"),
+            503: OpenApiResponse(ErrorSerializer, description="Database or Redis unavailable"),
+        },
+        summary="Cancel the pet's pending enrichment",
+    )
+    def post(self, request: Request, pet_id: str) -> Response:
+        document = get_pet_or_404(pet_id)
+        if not services.may_cancel(document, request.user):
+            raise PermissionDenied("Only the user who created the pet, or staff, may cancel its enrichment")
+        cancel = services.pet_cancel(document, by=request.user.get_username())
+        return Response(*cancel_body(cancel))
+
+
+def cancel_body(cancel: Cancel) -> tuple[dict, int]:
+    """The answer to a cancel, and its status code: 200 cancelled, 202 cancelling, 409 refused."""
+    body = {"status": cancel.outcome, "task_id": cancel.task_id}
+    if cancel.outcome == "cancelled":
+        return {"message": "Enrichment cancelled", **body}, status.HTTP_200_OK
+    if cancel.outcome == "cancelling":
+        message = "Cancel requested: the consumer processing it stops before writing anything"
+        return {"message": message, **body}, status.HTTP_202_ACCEPTED
+    return {"error": CANCEL_REFUSED[cancel.outcome], **body}, status.HTTP_409_CONFLICT
 
 
 class PetEnrichmentView(APIView):

@@ -17,6 +17,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from contracts import history, tasks
 from infra.environment import ConfigError, Environment, unset_if_blank
 from infra.redis_url import redis_url_from_env
 
@@ -184,6 +185,10 @@ OUTBOX_RELAY_INTERVAL_SECONDS = env.number("OUTBOX_RELAY_INTERVAL_SECONDS", 5, m
 OUTBOX_GRACE_SECONDS = env.number("OUTBOX_GRACE_SECONDS", 10, minimum=0)
 # How long a delivered marker is kept at most (pets/outbox.py): the relay must run within it.
 OUTBOX_MARKER_SECONDS = env.integer("OUTBOX_MARKER_SECONDS", 3600, minimum=1)
+# Tasks whose history is kept (contracts/history.py): each new one past it drops the oldest.
+TASK_HISTORY_KEPT = env.integer("TASK_HISTORY_KEPT", history.TASK_HISTORY_KEPT, minimum=1)
+# How long a cancelled task's id is kept for consumers to drop it (seconds): longer than any task waits.
+CANCELLED_MARKER_SECONDS = env.integer("CANCELLED_MARKER_SECONDS", tasks.CANCELLED_MARKER_SECONDS, minimum=1)
 # Touched by the relay every round, for a health check (pets/heartbeat_file.py); unset: none.
 OUTBOX_RELAY_HEARTBEAT_FILE = env.text("OUTBOX_RELAY_HEARTBEAT_FILE")
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("health/", health_live, name="health-live"),
     path("health/ready/", health_ready, name="health-ready"),
     path("metrics", metrics_view, name="metrics"),
+    path("api/tasks/", include("ops.api_urls")),
     path("api/token/", LoginView.as_view(), name="token-obtain"),
     path("api/token/refresh/", RefreshView.as_view(), name="token-refresh"),
     path("api/token/logout/", LogoutView.as_view(), name="token-logout"),

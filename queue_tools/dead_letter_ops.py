@@ -13,6 +13,7 @@ from typing import cast
 
 import redis
 
+from contracts import history
 from contracts.dead_letters import DeadLetter
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 from contracts.tasks import DEAD_LETTER_KEY, NORMAL, InvalidTask, Task, parse_task, push_task, queue_key, utc_now_iso
@@ -59,9 +60,9 @@ def search(client: redis.Redis, text: str, *, offset: int, limit: int) -> tuple[
     return found[offset : offset + limit], len(found) > offset + limit
 
 
-def requeue_matching(client: redis.Redis, text: str) -> int:
+def requeue_matching(client: redis.Redis, text: str, *, by: str) -> int:
     """Requeue every entry that `matches` the text; returns how many."""
-    return _requeue_where(client, lambda entry: matches(entry, text))
+    return requeue_where(client, lambda entry: matches(entry, text), by=by)
 
 
 def list_entries(client: redis.Redis) -> list[DeadLetter]:
@@ -87,13 +88,19 @@ def requeue_task(entry: DeadLetter) -> tuple[str, Task | None]:
     return task.to_json(), task
 
 
-def requeue(client: redis.Redis, keys: list[str] | None) -> int:
+def requeue(client: redis.Redis, keys: list[str] | None, *, by: str) -> int:
     """Move dead letters (all when `keys` is None) back to the queue; returns how many."""
-    return _requeue_where(client, lambda entry: keys is None or any(entry.matches(key) for key in keys))
+    return requeue_where(client, lambda entry: keys is None or any(entry.matches(key) for key in keys), by=by)
 
 
-def _requeue_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool]) -> int:
-    """One pass over the list: each wanted entry goes back to its priority's list."""
+def count_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool]) -> int:
+    """How many entries are wanted (one pass over the list, which DEAD_LETTERS_KEPT bounds)."""
+    return sum(1 for _, entry in _entries(client) if wanted(entry))
+
+
+def requeue_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool], *, by: str) -> int:
+    """One pass over the list: each wanted entry goes back to its priority's list, noted in its
+    task's history as requeued by `by`."""
     moved = 0
     for raw, entry in _entries(client):
         if not wanted(entry):
@@ -106,6 +113,7 @@ def _requeue_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool]) ->
             if task is not None:
                 queued = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
                 pipe.hset(STATUS_KEY, task.pet_id, queued.to_json())
+                history.note_on(pipe, history.note(task, history.REQUEUED, state=QUEUED, by=by), history.KEEP_AS_IS)
             removed = pipe.execute()[0]
         if not removed:  # another operator took it meanwhile: undo our push
             client.lrem(queue_key(priority), -1, payload)

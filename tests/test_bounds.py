@@ -3,7 +3,8 @@ structure and MongoDB collection the system writes measured as they go, each wit
 
 500 pets are created through the API (each with an Idempotency-Key), then each is updated 39
 times, its tasks pushed as the API pushes them: 20,000 tasks in all. The consumers keep a
-finished task's marker for 5 s here (7 days by default) so that its bound shows within the test.
+finished task's marker for 5 s here (7 days by default), and the history of the newest 2,000 tasks
+(20,000 by default), so that their bounds show within the test.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import time
 import pytest
 
 from contracts.events import EVENTS_KEY, EVENTS_MAX_LEN
+from contracts.history import ALL_INDEX, HISTORY_INDEX_PREFIX, HISTORY_KEY
 from contracts.results import RESULTS_COLLECTION
 from contracts.task_status import STATUS_KEY
-from contracts.tasks import DEAD_LETTER_KEY, DONE_KEY_PREFIX, NORMAL, TASKS_KEY, build_task, push_task
+from contracts.tasks import CANCELLED_KEY, DEAD_LETTER_KEY, DONE_KEY_PREFIX, NORMAL, TASKS_KEY, build_task, push_task
 from tests.support.processes import ROOT, wait_until
 from tests.support.wikipedia import serve_summary
 
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.e2e
 PETS = 500
 UPDATES_PER_PET = 39  # with the creates: 500 * 40 = 20,000 tasks
 DONE_MARKER_SECONDS = 5
+HISTORY_KEPT = 2_000  # TASK_HISTORY_KEPT for the consumers: 20,000 by default
 SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot"]
 
 
@@ -39,6 +42,9 @@ def sizes(redis_client, results) -> dict[str, int]:
         "dead letters": redis_client.llen(DEAD_LETTER_KEY),
         "outbox markers": redis_client.zcard("pets:outbox:delivered-at"),
         "idempotency keys": sum(1 for _ in redis_client.scan_iter("pets:idempotency:*", count=1000)),
+        "history tasks": redis_client.hlen(HISTORY_KEY),
+        "history index keys": sum(1 for _ in redis_client.scan_iter(f"{HISTORY_INDEX_PREFIX}*", count=1000)),
+        "cancelled ids": redis_client.zcard(CANCELLED_KEY),
         "Redis keys": redis_client.dbsize(),
         "Redis memory (KB)": redis_client.info("memory")["used_memory"] // 1024,
         "result records": results.count_documents({}),
@@ -68,7 +74,7 @@ def test_twenty_thousand_tasks_leave_every_structure_within_its_bound(
     assert redis_client.llen(TASKS_KEY) == total
 
     for consumer_id in ("1", "2", "3"):
-        start_consumer(consumer_id, PROCESSED_DIR=str(api_server.processed_dir),
+        start_consumer(consumer_id, PROCESSED_DIR=str(api_server.processed_dir), TASK_HISTORY_KEPT=str(HISTORY_KEPT),
                        CONSUMER_DONE_MARKER_SECONDS=str(DONE_MARKER_SECONDS))  # fmt: skip
     samples = []
     while redis_client.llen(TASKS_KEY) or any(redis_client.llen(k) for k in redis_client.keys("pets:processing:*")):
@@ -99,3 +105,9 @@ def test_twenty_thousand_tasks_leave_every_structure_within_its_bound(
     assert final["idempotency keys"] == PETS
     assert all(0 < redis_client.ttl(key) <= 24 * 3600 for key in redis_client.scan_iter("pets:idempotency:*"))
     assert final["dead letters"] == 0
+    # Each task the consumers noted first trims the history to their TASK_HISTORY_KEPT, in every index
+    assert peak["history tasks"] <= PETS + HISTORY_KEPT and final["history tasks"] == HISTORY_KEPT
+    assert redis_client.zcard(ALL_INDEX) == HISTORY_KEPT
+    # all, six states, five species, three consumers, and a pet and a name index per pet at most
+    assert final["history index keys"] <= 1 + 6 + 5 + 3 + 2 * PETS
+    assert final["cancelled ids"] == 0

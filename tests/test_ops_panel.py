@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -94,3 +95,86 @@ def test_a_viewer_sees_the_panel_and_cannot_act(browser_page, api_server, redis_
     )
     assert status[0] == 403 and "Read-only" in status[1]  # refused as a viewer, not for a missing token
     assert redis_client.llen(DEAD_LETTER_KEY) == 1
+
+
+def test_the_task_history_finds_tasks_by_each_filter_retries_and_requeues_by_filter(
+    browser_page, api_server, api, start_consumer, wikipedia, redis_client
+):
+    """Six pets, two species, through a real consumer; two dead. Each filter of the panel's task
+    history finds what it should; one dead task is retried, the others requeued by a filter after a
+    confirmed count; both are in the audit trail. A viewer finds tasks and has no button, and a
+    cancel posted anyway is refused and changes nothing."""
+    from contracts.task_status import STATUS_KEY
+
+    serve_summary(wikipedia, "Cat")
+    wikipedia.expect_request(f"{WIKIPEDIA_PREFIX}/page/summary/Dog").respond_with_data("down", status=503)
+    start_consumer("3", PROCESSED_DIR=str(api_server.processed_dir), TASK_MAX_ATTEMPTS="1")
+    pets = [api.create_pet(name=f"Tom {n}", species="Cat" if n < 3 else "Dog") for n in range(5)]
+    wait_until(lambda: redis_client.llen(DEAD_LETTER_KEY) == 2, what="two dead letters")
+    wait_for_files(api_server.processed_dir, 3)
+    wikipedia.clear()
+    serve_summary(wikipedia, "Cat")
+    serve_summary(wikipedia, "Dog")
+
+    page = browser_page
+    log_in(page, api_server.base_url, ADMIN_USERNAME, ADMIN_PASSWORD)
+    page.click("#task-history-link")
+    page.wait_for_selector("#tasks")
+
+    def find(**fields: str) -> list[str]:
+        page.goto(api_server.base_url + "/ops/tasks/")
+        for field, value in fields.items():
+            if field == "state":
+                page.select_option("#task-search select[name=state]", value)
+            else:
+                page.fill(f"#task-search input[name={field}]", value)
+        page.click("#task-search button")
+        page.wait_for_load_state()
+        return [row.get_attribute("data-task-id") for row in page.locator("#tasks tbody tr").all()]
+
+    task_of = {pet["id"]: json.loads(redis_client.hget(STATUS_KEY, pet["id"]))["task_id"] for pet in pets}
+    assert len(find()) == 5
+    assert find(pet_id=pets[1]["id"]) == [task_of[pets[1]["id"]]]
+    assert find(name="tom 4") == [task_of[pets[4]["id"]]]
+    assert find(species="dog") == [task_of[pets[4]["id"]], task_of[pets[3]["id"]]]
+    assert find(state="dead") == [task_of[pets[4]["id"]], task_of[pets[3]["id"]]]
+    assert len(find(consumer="Consumer-3")) == 5 and find(consumer="Consumer-1") == []
+    assert find(until="2000-01-01T00:00:00") == [] and len(find(since="2000-01-01T00:00:00")) == 5
+    assert "Tom 4" in page.locator("#tasks tbody tr").first.inner_text()  # newest first
+
+    find(pet_id=pets[3]["id"])
+    page.locator("#tasks button", has_text="Retry").click()
+    page.wait_for_selector(".message >> text=queued again")
+    wait_for_files(api_server.processed_dir, 4)
+
+    find(species="Dog")
+    assert page.locator("#requeue-dead button").inner_text() == "Requeue 1"
+    page.check("#requeue-dead input[name=confirm]")
+    page.click("#requeue-dead button")
+    page.wait_for_selector(".message >> text=1 dead task(s) queued again")
+    wait_for_files(api_server.processed_dir, 5)
+    page.goto(api_server.base_url + "/ops/")
+    audit = page.text_content("#audit")
+    assert "retry" in audit and "requeue dead by filter" in audit and "species=Dog: 1 requeued" in audit
+
+    create_user(api_server, "looker", "looker-password-1")
+    subprocess.run([sys.executable, "manage.py", "viewer", "looker"], env=api_server.env, cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    queued = api.create_pet(name="Late", species="Cat")  # the consumer may take it: cancel what it can
+    page.context.clear_cookies()
+    log_in(page, api_server.base_url, "looker", "looker-password-1")
+    page.goto(api_server.base_url + "/ops/tasks/?name=late")
+    page.wait_for_selector("#read-only")
+    assert page.locator("#tasks button").count() == 0
+    before = redis_client.hget(STATUS_KEY, queued["id"])
+    status = page.evaluate(
+        """async (taskId) => {
+            const token = document.cookie.split('; ').find(c => c.startsWith('csrftoken='))?.split('=')[1] ?? '';
+            const response = await fetch(`/ops/tasks/${taskId}/cancel/`, {method: 'POST',
+                body: new URLSearchParams({csrfmiddlewaretoken: token})});
+            return response.status;
+        }""",
+        json.loads(before)["task_id"],
+    )
+    assert status == 403
+    assert redis_client.zcard("pets:cancelled") == 0

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from contracts import history
 from contracts.dead_letters import DeadLetter
 from contracts.tasks import DEAD_LETTER_KEY, TASKS_KEY, build_task
 
@@ -38,6 +39,7 @@ def dead_letters(redis_client, count: int, error: str = "WikipediaUnavailable: H
             entry = DeadLetter.for_task(task, consumer="Consumer-1")
             entries.append(entry)
             pipe.rpush(DEAD_LETTER_KEY, entry.to_json())
+            history.note_on(pipe, history.note(task, history.DEAD, state="dead", consumer="Consumer-1"), 100)
         pipe.execute()
     return entries
 
@@ -143,13 +145,20 @@ def viewer(users):
 
 
 ACTIONS = [
-    ("/ops/dead/requeue/", lambda entries: {"entry_id": entries[0].id}),
-    ("/ops/dead/requeue-matching/", lambda entries: {"q": "HTTP 503"}),
-    ("/ops/dead/purge/", lambda entries: {"confirm": "yes"}),
+    (lambda entries: "/ops/dead/requeue/", lambda entries: {"entry_id": entries[0].id}),
+    (lambda entries: "/ops/dead/requeue-matching/", lambda entries: {"q": "HTTP 503"}),
+    (lambda entries: "/ops/dead/purge/", lambda entries: {"confirm": "yes"}),
+    (lambda entries: f"/ops/tasks/{entries[1].task_id}/retry/", lambda entries: {"back": "/ops/tasks/"}),
+    (
+        lambda entries: "/ops/tasks/requeue-dead/",
+        lambda entries: {"species": "cat", "expected_count": 3, "confirm": "yes"},
+    ),
 ]
 
 
-@pytest.mark.parametrize(("path", "data"), ACTIONS, ids=["requeue", "requeue matching", "purge"])
+@pytest.mark.parametrize(
+    ("path", "data"), ACTIONS, ids=["requeue", "requeue matching", "purge", "retry task", "requeue dead by filter"]
+)
 def test_each_action_under_each_role(users, viewer, redis_client, path, data):
     """Staff act (and the audit trail says so); a viewer and a non-staff account get 403 and change
     nothing; the viewer still sees the panel, without the action buttons."""
@@ -163,7 +172,7 @@ def test_each_action_under_each_role(users, viewer, redis_client, path, data):
         client.force_login(user)
         before = (redis_client.lrange(DEAD_LETTER_KEY, 0, -1), redis_client.llen(TASKS_KEY))
         audited = redis_client.llen(AUDIT_KEY)
-        response = client.post(path, data(entries))
+        response = client.post(path(entries), data(entries))
         if allowed:
             assert response.status_code == 302
             assert (redis_client.lrange(DEAD_LETTER_KEY, 0, -1), redis_client.llen(TASKS_KEY)) != before
@@ -179,6 +188,36 @@ def test_each_action_under_each_role(users, viewer, redis_client, path, data):
     assert page.status_code == 200
     html = page.content.decode()
     assert "Read-only" in html and "Requeue" not in html and "Purge" not in html
+    tasks = seen.get("/ops/tasks/?species=cat")
+    assert tasks.status_code == 200
+    html = tasks.content.decode()
+    assert "Read-only" in html and "Pet 0" in html and "<button" not in html.split('id="tasks"')[1]
+
+
+def test_cancelling_a_task_from_the_panel_under_each_role(users, viewer, redis_client, pets_db):
+    """Staff cancel a queued task (audited); a viewer and a non-staff account get 403, nothing changed."""
+    from django.test import Client
+
+    from contracts.task_status import STATUS_KEY, TaskStatus
+    from contracts.tasks import CANCELLED_KEY
+    from pets.services import pet_create
+    from queue_tools.audit import AUDIT_KEY
+
+    created = pet_create(name="Nube", species="Cat", age=1, owner="Ana")
+    pet_id = str(created.pet_id)
+    task_id = TaskStatus.from_json(redis_client.hget(STATUS_KEY, pet_id)).task_id
+    for user, allowed in ((viewer, False), (users[1], False), (users[0], True)):
+        client = Client()
+        client.force_login(user)
+        response = client.post(f"/ops/tasks/{task_id}/cancel/", {"back": "/ops/tasks/?name=nube"})
+        assert response.status_code == (302 if allowed else 403)
+        assert (redis_client.zscore(CANCELLED_KEY, task_id) is not None) is allowed
+    assert response.url == "/ops/tasks/?name=nube"
+    assert TaskStatus.from_json(redis_client.hget(STATUS_KEY, pet_id)).state == "cancelled"
+    assert b"cancel" in redis_client.lindex(AUDIT_KEY, 0)
+    elsewhere = client.post(f"/ops/tasks/{task_id}/cancel/", {"back": "https://evil.example/"})
+    assert elsewhere.url == "/ops/tasks/"  # only back to the task history
+    assert client.post("/ops/tasks/nope/cancel/").status_code == 404
 
 
 def test_the_viewer_command_lists_removes_and_refuses_what_it_cannot_do(viewer):

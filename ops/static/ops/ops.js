@@ -31,7 +31,7 @@
     const indicator = document.getElementById("live-status");
     stream.onopen = () => { indicator.hidden = false; document.body.dataset.live = "open"; };
     stream.onerror = () => { indicator.hidden = true; document.body.dataset.live = "closed"; };
-    for (const kind of ["task.done", "task.retrying", "task.dead", "pet.created", "pet.updated"]) {
+    for (const kind of ["task.done", "task.retrying", "task.dead", "task.cancelled", "pet.created", "pet.updated"]) {
       stream.addEventListener(kind, soon);
     }
   });

@@ -189,6 +189,7 @@
     stream.addEventListener("task.done", onEvent(forPet));
     stream.addEventListener("task.retrying", onEvent(forPet));
     stream.addEventListener("task.dead", onEvent(forPet));
+    stream.addEventListener("task.cancelled", onEvent(forPet));
     stream.addEventListener("pet.updated", onEvent((data) => rowChanged(String(data.pet.id))));
     stream.addEventListener("pet.created", onEvent((data) => {
       if ($("pets-table").dataset.newest === "true") showNewPet(String(data.pet.id)).catch(() => {});
