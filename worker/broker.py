@@ -23,7 +23,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 import redis
 from redis.typing import EncodableT
@@ -42,7 +41,6 @@ from contracts.events import (
 )
 from contracts.history import HISTORY_KEY, TASK_HISTORY_KEPT
 from contracts.task_status import (
-    CANCELLED,
     DEAD,
     DONE,
     PROCESSING,
@@ -146,8 +144,7 @@ class TaskQueue:
         values: list[EncodableT] = [self.history_kept]
         for raw, task in taken:
             pet_id, task_id, processing = self._status(task, PROCESSING)
-            values += [pet_id, task_id, processing, self._status(task, CANCELLED)[2], raw]
-            values += [self._note(task, history.TAKEN, PROCESSING), *self._dropped(task)]
+            values += [pet_id, task_id, processing, raw, self._note(task, history.TAKEN, PROCESSING)]
         return [int(outcome) for outcome in START_MANY(self.redis, keys, values)]
 
     def commit(self, taken: list[tuple[bytes, Task]]) -> list[bool]:
@@ -155,17 +152,10 @@ class TaskQueue:
         each, True if it was cancelled (out of our processing list, its state cancelled: write
         nothing); the others are marked as writing, too late to cancel from now on."""
         keys = [STATUS_KEY, self.processing_key, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY]
-        values: list[EncodableT] = [self.history_kept]
+        values: list[EncodableT] = [self.history_kept, utc_now_iso(), self.consumer_name]
         for raw, task in taken:
-            pet_id, task_id, cancelled = self._status(task, CANCELLED)
-            writing = self._status(task, PROCESSING, writing=True)[2]
-            values += [raw, pet_id, task_id, cancelled, writing, *self._dropped(task)]
+            values += [raw, *self._status(task, PROCESSING, writing=True)]
         return [bool(cancelled) for cancelled in COMMIT_MANY(self.redis, keys, values)]
-
-    def _dropped(self, task: Task) -> tuple[str, bytes]:
-        """A cancelled task discarded: its history note and its task.cancelled event."""
-        event = event_fields(TASK_CANCELLED, {"pet_id": task.pet_id, "task_id": task.task_id})["data"]
-        return self._note(task, history.DROPPED, CANCELLED), cast("bytes", event)
 
     def complete(self, finished: list[Finished]) -> None:
         """Record tasks as done (for redeliveries), drop them from our processing list, announce

@@ -153,32 +153,34 @@ def test_start_many_marks_processing_tells_redeliveries_and_drops_cancelled_task
     keys = ["status", "processing", "cancelled", EVENTS_KEY, history.HISTORY_KEY, "done:t1", "done:t2", "done:t3"]
     values = [100]
     for task in ("t1", "t2", "t3"):
-        taken, dropped = note(task, "taken", "processing", consumer="C-1"), note(task, "dropped", "cancelled")
-        values += [f"p-{task}", task, entry(task, "processing"), entry(task, "cancelled"), f"raw{task[1]}", taken,
-                   dropped, "{}"]  # fmt: skip
+        taken = note(task, "taken", "processing", consumer="C-1")
+        values += [f"p-{task}", task, entry(task, "processing"), f"raw{task[1]}", taken]
     assert load("start_many")(redis_client, keys, values) == [0, 1, 2]
     assert json.loads(redis_client.hget("status", "p-t1"))["state"] == "processing"
     assert json.loads(redis_client.hget("status", "p-t3"))["state"] == "cancelled"
     assert redis_client.lrange("processing", 0, -1) == [b"raw1", b"raw2"]  # the cancelled one is out
     assert history_of(redis_client, "t1")["consumers"] == ["C-1"]
-    assert redis_client.zrange(history.index_key("consumer", "C-1"), 0, -1) == [b"t1"]
+    assert redis_client.zrange(history.index_key("consumer", "C-1"), 0, -1) == [b"t1", b"t3"]
     assert history_of(redis_client, "t3")["state"] == "cancelled"
+    assert history_of(redis_client, "t3")["events"][-1]["event"] == "dropped"
     assert [fields[b"type"] for _, fields in redis_client.xrange(EVENTS_KEY)] == [TASK_CANCELLED.encode()]
 
 
 def test_commit_many_drops_what_was_cancelled_and_marks_the_rest_writing(redis_client):
     redis_client.zadd("cancelled", {"t2": 1})
     redis_client.rpush("processing", "raw1", "raw2")
+    load("note_task")(redis_client, [history.HISTORY_KEY], [note("t2", "taken", "processing"), 100])
     keys = ["status", "processing", "cancelled", EVENTS_KEY, history.HISTORY_KEY]
-    values = [100]
+    values = [100, "now", "C-1"]
     for task in ("t1", "t2"):
-        writing = entry(task, "processing", writing=True)
-        values += [f"raw{task[1]}", f"p-{task}", task, entry(task, "cancelled"), writing,
-                   note(task, "dropped", "cancelled"), "{}"]  # fmt: skip
+        values += [f"raw{task[1]}", f"p-{task}", task, entry(task, "processing", writing=True)]
     assert load("commit_many")(redis_client, keys, values) == [0, 1]
     assert json.loads(redis_client.hget("status", "p-t1"))["writing"] is True
-    assert json.loads(redis_client.hget("status", "p-t2"))["state"] == "cancelled"
+    cancelled = json.loads(redis_client.hget("status", "p-t2"))
+    assert cancelled["state"] == "cancelled" and "writing" not in cancelled
     assert redis_client.lrange("processing", 0, -1) == [b"raw1"]
+    assert [step["event"] for step in history_of(redis_client, "t2")["events"]] == ["taken", "dropped"]
+    assert history_of(redis_client, "t2")["state"] == "cancelled"
 
 
 def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_rest(redis_client):
