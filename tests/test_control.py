@@ -123,6 +123,9 @@ def test_a_consumer_killed_right_after_a_cancel_drops_the_task_when_it_comes_bac
     wait_until(lambda: "dropped" in restarted.output(), what="the requeued task dropped")
     assert redis_client.llen("pets:processing:Consumer-1") == 0
     assert result_files(api_server.processed_dir) == []
+    history = api.get("/api/tasks/", params={"pet_id": pet["id"]}).json()["results"][0]
+    assert [step["event"] for step in history["events"]][-3:] == ["cancel_requested", "requeued", "dropped"]
+    assert history["events"][-2]["by"] == "Consumer-1, at its start"
 
 
 def test_done_and_dead_tasks_are_not_cancelled(api, api_server, redis_client, start_consumer, wikipedia):

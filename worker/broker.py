@@ -74,11 +74,11 @@ DONE_MARKER_SECONDS = 7 * 24 * 3600  # the default of CONSUMER_DONE_MARKER_SECON
 # contracts/tasks.py's PRIORITIES order, or in the order of a take), then the script's own.
 PROMOTE_DUE = redis_script("promote_due", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
 TAKE_MANY = redis_script("take_many")
-REQUEUE = redis_script("requeue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT)
 _NOTING = {"EVENTS_MAX_LEN": EVENTS_MAX_LEN, "TASK_CANCELLED": TASK_CANCELLED, **history.SCRIPT_CONSTANTS}
 START_MANY = redis_script("start_many", **_NOTING)
 COMMIT_MANY = redis_script("commit_many", **_NOTING)
 COMPLETE_MANY = redis_script("complete_many", TASK_DONE=TASK_DONE, **_NOTING)
+REQUEUE = redis_script("requeue", WAKE_TOKENS_KEPT=WAKE_TOKENS_KEPT, **history.SCRIPT_CONSTANTS)
 SET_STATUS_IF_OWNER = redis_script("set_status_if_owner")
 PRIORITY_LISTS = [queue_key(priority) for priority in PRIORITIES]
 
@@ -245,7 +245,7 @@ class TaskQueue:
     # -- recovery --------------------------------------------------------------------------
     def requeue_held(self) -> int:
         """Put what this consumer held when it last stopped back at the head of its list."""
-        return self._requeue_list(self.processing_key)
+        return self._requeue_list(self.processing_key, f"{self.consumer_name}, at its start")
 
     def reap_orphans(self) -> dict[str, int]:
         """Requeue the tasks held by consumers whose heartbeat has lapsed; {consumer: count}."""
@@ -255,13 +255,13 @@ class TaskQueue:
             owner = key[len(PROCESSING_KEY_PREFIX) :]
             if owner == self.consumer_name or self.redis.exists(heartbeat_key(owner)):
                 continue
-            count = self._requeue_list(key)
+            count = self._requeue_list(key, f"{self.consumer_name}: {owner}'s heartbeat lapsed")
             if count:
                 reaped[owner] = count
         return reaped
 
-    def _requeue_list(self, key: str) -> int:
-        return int(REQUEUE(self.redis, [key, *PRIORITY_LISTS, WAKE_KEY]))
+    def _requeue_list(self, key: str, by: str) -> int:
+        return int(REQUEUE(self.redis, [key, *PRIORITY_LISTS, WAKE_KEY, HISTORY_KEY], [utc_now_iso(), by]))
 
     # -- liveness --------------------------------------------------------------------------
     def beat(self, ttl_seconds: float) -> None:

@@ -140,8 +140,13 @@ def test_take_many_takes_in_the_given_order_up_to_the_limit_and_drops_wake_token
 def test_requeue_puts_a_processing_list_back_at_the_heads_of_its_priority_lists(redis_client):
     redis_client.rpush("processing", json.dumps({"priority": "low"}), "plain", json.dumps({"priority": "high"}))
     redis_client.rpush(NORMAL, "waiting")
-    assert load("requeue")(redis_client, ["processing", *LISTS, WAKE_KEY]) == 3
-    assert redis_client.lrange(NORMAL, 0, -1) == [b"plain", b"waiting"]
+    load("note_task")(redis_client, [history.HISTORY_KEY], [note("t1", "taken", "processing"), 100])
+    redis_client.rpush("processing", json.dumps({"task_id": "t1"}))
+    keys = ["processing", *LISTS, WAKE_KEY, history.HISTORY_KEY]
+    assert load("requeue")(redis_client, keys, ["now", "Consumer-2: Consumer-1's heartbeat lapsed"]) == 4
+    requeued = history_of(redis_client, "t1")
+    assert requeued["state"] == "queued" and requeued["events"][-1]["by"].startswith("Consumer-2")
+    assert redis_client.lrange(NORMAL, 0, -1) == [b"plain", b'{"task_id": "t1"}', b"waiting"]
     assert redis_client.llen(LOW) == 1 and redis_client.llen(HIGH) == 1 and redis_client.llen(WAKE_KEY) == 1
     assert not redis_client.exists("processing")
 
