@@ -36,7 +36,7 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Not staff, or a viewer asking for an action"),
     503: OpenApiResponse(ErrorSerializer, description="Redis unavailable"),
 }
-NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No task of that id in the history")}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description=services.UNKNOWN_TASK)}
 REFUSED = {409: OpenApiResponse(ErrorSerializer, description="Nothing to do: the task is not in a state for it")}
 
 
@@ -157,7 +157,7 @@ class TaskListView(APIView):
 def task_or_404(task_id: str) -> history.HistoryEntry:
     entry = history.get(get_redis(), task_id)
     if entry is None:
-        raise NotFound("No task of that id in the history")
+        raise NotFound(services.UNKNOWN_TASK)
     return entry
 
 
@@ -176,10 +176,7 @@ class TaskCancelView(APIView):
     )
     def post(self, request: Request, task_id: str) -> Response:
         require_staff(request.user, acts=True)
-        try:
-            cancel = services.cancel_task(get_redis(), who=who(request), task_id=task_id)
-        except services.UnknownTask:
-            raise NotFound("No task of that id in the history") from None
+        cancel = services.cancel_task(get_redis(), who=who(request), entry=task_or_404(task_id))
         if isinstance(cancel, services.Refused):
             return Response({"error": cancel.why, "status": "superseded", "task_id": task_id}, status=409)
         return Response(*cancel_body(cancel))
@@ -193,10 +190,7 @@ class TaskRetryView(APIView):
     )
     def post(self, request: Request, task_id: str) -> Response:
         require_staff(request.user, acts=True)
-        try:
-            moved = services.retry_task(get_redis(), who=who(request), task_id=task_id)
-        except services.UnknownTask:
-            raise NotFound("No task of that id in the history") from None
+        moved = services.retry_task(get_redis(), who=who(request), entry=task_or_404(task_id))
         if isinstance(moved, services.Refused):
             return Response({"error": moved.why}, status=status.HTTP_409_CONFLICT)
         return Response({"count": moved, "requeued": moved})

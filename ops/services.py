@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import redis
 
+from contracts.history import HistoryEntry
 from contracts.task_status import DEAD
 from pets import producer, selectors
 from pets.producer import Cancel
-from queue_tools import audit, dead_letter_ops, history
+from queue_tools import audit, dead_letter_ops
 from queue_tools.history import DeadLetterFilter, TaskFilter
 
 
@@ -33,8 +34,7 @@ def purge(client: redis.Redis, *, who: str) -> int:
     return deleted
 
 
-class UnknownTask(LookupError):
-    """No task of that id in the history."""
+UNKNOWN_TASK = "No task of that id in the history"
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,9 @@ class Refused:
     why: str
 
 
-def cancel_task(client: redis.Redis, *, who: str, task_id: str) -> Cancel | Refused:
+def cancel_task(client: redis.Redis, *, who: str, entry: HistoryEntry) -> Cancel | Refused:
     """Cancel one task found in the history: it must be its pet's current task."""
-    entry = history.get(client, task_id)
-    if entry is None:
-        raise UnknownTask(task_id)
+    task_id = entry.task_id
     document = selectors.pet_get(entry.pet_id)
     current = producer.enrichment_states([entry.pet_id]).get(entry.pet_id)
     if document is None or current is None or current.task_id != task_id:
@@ -59,11 +57,9 @@ def cancel_task(client: redis.Redis, *, who: str, task_id: str) -> Cancel | Refu
     return cancel
 
 
-def retry_task(client: redis.Redis, *, who: str, task_id: str) -> int | Refused:
+def retry_task(client: redis.Redis, *, who: str, entry: HistoryEntry) -> int | Refused:
     """Requeue one dead task (its dead letter) with a fresh set of attempts."""
-    entry = history.get(client, task_id)
-    if entry is None:
-        raise UnknownTask(task_id)
+    task_id = entry.task_id
     if entry.state != DEAD:
         return Refused(f"Only a dead task can be retried; this one is {entry.state}")
     moved = dead_letter_ops.requeue(client, [task_id], by=who)

@@ -184,10 +184,10 @@ def cancel_task(request: HttpRequest, task_id: str) -> HttpResponse:
     form = forms.TaskAction(request.POST)
     if not form.is_valid():
         return invalid(form)
-    try:
-        outcome = services.cancel_task(get_redis(), who=who(request), task_id=task_id)
-    except services.UnknownTask:
-        return JsonResponse({"error": "No task of that id in the history"}, status=404)
+    entry = history.get(get_redis(), task_id)
+    if entry is None:
+        return JsonResponse({"error": services.UNKNOWN_TASK}, status=404)
+    outcome = services.cancel_task(get_redis(), who=who(request), entry=entry)
     if isinstance(outcome, services.Refused):
         messages.warning(request, f"Task {task_id} not cancelled: {outcome.why}.")
     elif outcome.outcome == "cancelled":
@@ -205,10 +205,10 @@ def retry_task(request: HttpRequest, task_id: str) -> HttpResponse:
     form = forms.TaskAction(request.POST)
     if not form.is_valid():
         return invalid(form)
-    try:
-        outcome = services.retry_task(get_redis(), who=who(request), task_id=task_id)
-    except services.UnknownTask:
-        return JsonResponse({"error": "No task of that id in the history"}, status=404)
+    entry = history.get(get_redis(), task_id)
+    if entry is None:
+        return JsonResponse({"error": services.UNKNOWN_TASK}, status=404)
+    outcome = services.retry_task(get_redis(), who=who(request), entry=entry)
     if isinstance(outcome, services.Refused):
         messages.warning(request, f"Task {task_id} not retried: {outcome.why}.")
     else:
