@@ -29,6 +29,8 @@ from contracts.history import HISTORY_KEY
 from contracts.task_status import QUEUED, STATUS_KEY, TaskStatus
 from contracts.tasks import (
     CANCELLED_KEY,
+    DELAYED_KEY,
+    QUEUE_KEYS,
     TASKS_KEY,
     WAKE_KEY,
     WAKE_TOKENS_KEPT,
@@ -88,7 +90,7 @@ def _enqueue_arguments(
     status = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso()).to_json()
     announced = event_fields(*event) if event is not None else {"type": "", "data": ""}
     values = [payload, task.task_id, task.pet_id, status, announced["type"], announced["data"]]
-    values += [history.note(task, history.QUEUED, state=QUEUED), settings.TASK_HISTORY_KEPT]
+    values += [history.note(task, history.QUEUED, state=QUEUED, payload=payload), settings.TASK_HISTORY_KEPT]
     return keys, [*values, *counts.adjustments(count_changes)]
 
 
@@ -118,7 +120,7 @@ def _cancel_arguments(
     step = orjson.dumps({"at": at, "event": history.CANCELLED, "by": by})
     values: list[EncodableT] = [pet_id, mode, at, settings.CANCELLED_MARKER_SECONDS, settings.TASK_HISTORY_KEPT]
     values += [step, staged_task_id or ""]
-    return [STATUS_KEY, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY], values
+    return [STATUS_KEY, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY, DELAYED_KEY, *QUEUE_KEYS.values()], values
 
 
 def newest_event_seen() -> str | None:

@@ -113,7 +113,8 @@ def requeue_where(client: redis.Redis, wanted: Callable[[DeadLetter], bool], *, 
             if task is not None:
                 queued = TaskStatus(state=QUEUED, task_id=task.task_id, at=utc_now_iso())
                 pipe.hset(STATUS_KEY, task.pet_id, queued.to_json())
-                history.note_on(pipe, history.note(task, history.REQUEUED, state=QUEUED, by=by), history.KEEP_AS_IS)
+                requeued = history.note(task, history.REQUEUED, state=QUEUED, by=by, payload=payload)
+                history.note_on(pipe, requeued, history.KEEP_AS_IS)
             removed = pipe.execute()[0]
         if not removed:  # another operator took it meanwhile: undo our push
             client.lrem(queue_key(priority), -1, payload)

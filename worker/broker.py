@@ -187,14 +187,14 @@ class TaskQueue:
     def retry_later(self, raw: bytes, failed: Task, delay_seconds: float) -> None:
         """Park the task (with its failure counted) in the delayed set until it is due again."""
         due = time.time() + delay_seconds
+        payload = failed.to_json()
         with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(DELAYED_KEY, {failed.to_json(): due})
+            pipe.zadd(DELAYED_KEY, {payload: due})
             pipe.lrem(self.processing_key, 1, raw)  # type: ignore[arg-type]  # redis-py says str; bytes go as they are
             next_attempt_at = datetime.fromtimestamp(due, UTC).isoformat()
             self._record(pipe, failed, RETRYING, next_attempt_at=next_attempt_at)
-            note = self._note(
-                failed, history.RETRYING, RETRYING, error=failed.last_error, next_attempt_at=next_attempt_at
-            )
+            details = {"error": failed.last_error, "next_attempt_at": next_attempt_at, "payload": payload}
+            note = self._note(failed, history.RETRYING, RETRYING, **details)
             history.note_on(pipe, note, self.history_kept)
             add_event(
                 pipe,

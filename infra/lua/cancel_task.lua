@@ -1,11 +1,13 @@
 -- Cancel a pet's pending enrichment, or (mode 'delete') forget a deleted pet's state, cancelling
--- its task. The task's id goes into the cancelled set, which consumers check when they take a
--- task and again before they write its result (start_many.lua, commit_many.lua); the set keeps
--- each id `keep_seconds`. Returns {outcome, task_id}: outcome 'cancelled' (it was queued or
--- waiting for a retry), 'cancelling' (a consumer has it: stopped before it writes), or why
--- nothing was done: 'none' (no task known), 'done', 'dead', 'cancelled_before', 'writing'.
--- uses: add_event, note_task
--- KEYS: status, cancelled, events, history
+-- its task. A waiting task is removed from its list or the delayed set (its history keeps its
+-- payload while it waits). The task's id also goes into the cancelled set, which consumers check
+-- when they take a task and again before they write its result (start_many.lua,
+-- commit_many.lua): a task being taken right now, or one whose history is gone, is dropped there.
+-- The set keeps each id `keep_seconds`. Returns {outcome, task_id}: outcome 'cancelled' (it was
+-- queued or waiting for a retry), 'cancelling' (a consumer has it: stopped before it writes), or
+-- why nothing was done: 'none' (no task known), 'done', 'dead', 'cancelled_before', 'writing'.
+-- uses: add_event, note_task, queue_of
+-- KEYS: status, cancelled, events, history, delayed, high, normal, low
 -- ARGV: pet_id, mode ('cancel' or 'delete'), at (ISO time), keep_seconds, history_kept, note
 --       (the step as note_task takes it, without the task id, completed here), staged_task_id
 --       (the task saved with the pet that the outbox relay has not sent yet; '' for none)
@@ -31,6 +33,14 @@ note.task_id = task_id
 local outcome = 'cancelling'
 note.event = 'cancel_requested'
 if state ~= 'processing' then
+  local known = redis.call('HGET', KEYS[4], task_id)
+  local waiting = known and cjson.decode(known).payload
+  if type(waiting) == 'string' then
+    -- a retry that came due waits in its list again (its state still says retrying)
+    if state ~= 'retrying' or redis.call('ZREM', KEYS[5], waiting) == 0 then
+      redis.call('LREM', queue_of(waiting, KEYS[6], KEYS[7], KEYS[8]), 1, waiting)
+    end
+  end
   outcome = 'cancelled'
   note.event = 'cancelled'
   note.state = 'cancelled'

@@ -10,7 +10,8 @@ while true do
   redis.call('LPUSH', queue_of(raw, KEYS[2], KEYS[3], KEYS[4]), raw)
   local ok, task = pcall(cjson.decode, raw)
   if ok and type(task) == 'table' and type(task.task_id) == 'string' then
-    local note = {task_id = task.task_id, at = ARGV[1], event = 'requeued', by = ARGV[2], state = 'queued'}
+    local note = {task_id = task.task_id, at = ARGV[1], event = 'requeued', by = ARGV[2], state = 'queued',
+                  payload = raw}
     note_task(KEYS[6], cjson.encode(note), 0)
   end
   count = count + 1

@@ -189,7 +189,7 @@ def test_commit_many_drops_what_was_cancelled_and_marks_the_rest_writing(redis_c
 
 
 def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_rest(redis_client):
-    keys = ["status", "cancelled", EVENTS_KEY, history.HISTORY_KEY]
+    keys = ["status", "cancelled", EVENTS_KEY, history.HISTORY_KEY, DELAYED_KEY, *LISTS]
     cancel = load("cancel_task")
 
     def run(pet_id: str, mode: str = "cancel", staged: str = "") -> list[bytes]:
@@ -200,7 +200,15 @@ def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_r
                        ("c", "cancelled")):  # fmt: skip
         redis_client.hset("status", pet, entry(f"t{pet}", state))
     redis_client.hset("status", "w", entry("tw", "processing", writing=True))
+    # tq waits in the normal list, tr in the delayed set: their history knows their payloads
+    redis_client.rpush(NORMAL, "before", '{"task_id": "tq"}', "after")
+    redis_client.zadd(DELAYED_KEY, {'{"task_id": "tr", "priority": "high"}': 1})
+    for task, payload in (("tq", '{"task_id": "tq"}'), ("tr", '{"task_id": "tr", "priority": "high"}')):
+        queued = note(task, "queued", "queued", payload=payload)
+        load("note_task")(redis_client, [history.HISTORY_KEY], [queued, 100])
     assert run("q") == [b"cancelled", b"tq"] and run("r") == [b"cancelled", b"tr"]
+    assert redis_client.lrange(NORMAL, 0, -1) == [b"before", b"after"] and redis_client.zcard(DELAYED_KEY) == 0
+    assert "payload" not in history_of(redis_client, "tq")  # kept only while the task waits
     assert run("p") == [b"cancelling", b"tp"]
     assert json.loads(redis_client.hget("status", "p"))["state"] == "processing"  # the consumer says when it stopped
     for pet, outcome in (("d", b"done"), ("x", b"dead"), ("c", b"cancelled_before"), ("w", b"writing"),

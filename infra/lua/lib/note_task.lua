@@ -55,6 +55,12 @@ local function note_task(entries, note, kept)
       redis.call('ZADD', history_index('consumer', n.consumer), e.score, id)
     end
   end
+  -- A waiting task's payload, as it sits in its list or the delayed set, for a cancel to remove it
+  if n.payload then
+    e.payload = n.payload
+  elseif n.state and n.state ~= 'queued' and n.state ~= 'retrying' then
+    e.payload = nil
+  end
   if n.file then e.file = n.file end
   if n.error then e.error = n.error end
   if n.attempts then e.attempts = n.attempts end
