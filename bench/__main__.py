@@ -36,7 +36,7 @@ from pathlib import Path
 import requests
 from bson import ObjectId
 
-from bench.harness import ROOT, STARTUP_SECONDS, Stack, cpu_seconds, wait_until
+from bench.harness import ROOT, STARTUP_SECONDS, Stack, cpu_seconds, redis_cpu_seconds, wait_until
 from bench.workload import (
     PET_BODY,
     SPECIES,
@@ -162,6 +162,7 @@ def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path, checkout:
     wait_until(partial(all_finished, stack, floor), timeout=STARTUP_SECONDS, what="warm-up tasks finished")
     memory_before = sum(memory_mb(service) for service in consumers)
     cpu_before, db_cpu_before = cpu_seconds(consumers), cpu_seconds([stack.mongo])
+    redis_cpu_before = redis_cpu_seconds(stack.redis)
     started = time.monotonic()
     push_tasks(stack, tasks)
     wait_until(lambda: count_files(processed) >= len(SPECIES) + tasks, timeout=600, what="pipeline files")
@@ -175,6 +176,7 @@ def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path, checkout:
         "cpu_ms_per_task": cpu / tasks * 1000,
         "cpu_share_cores": cpu / elapsed,  # of the machine's cores, all consumers together
         "db_cpu_ms_per_task": (cpu_seconds([stack.mongo]) - db_cpu_before) / tasks * 1000,
+        "redis_cpu_ms_per_task": (redis_cpu_seconds(stack.redis) - redis_cpu_before) / tasks * 1000,
         "wikipedia_requests_for_warm_up": warm_requests,
         "wikipedia_titles_for_warm_up": warm_titles,
         "memory_mb_before": memory_before,
@@ -406,6 +408,8 @@ def print_table(results: dict, rows: list) -> None:
               f"{floor['cpu_share_cores']:.2f} |")  # fmt: skip
         print(f"| pipeline database CPU ms per task | {api['db_cpu_ms_per_task']:.2f} | "
               f"{floor['db_cpu_ms_per_task']:.2f} |")  # fmt: skip
+        print(f"| pipeline Redis CPU ms per task | {api.get('redis_cpu_ms_per_task', 0):.3f} | "
+              f"{floor.get('redis_cpu_ms_per_task', 0):.3f} |")  # fmt: skip
     print("\n| goal | value | target | met |\n|---|---|---|---|")
     for measure, value, goal, ok in rows:
         print(f"| {measure} | {value:.2f} | {goal} | {'yes' if ok else 'NO'} |")

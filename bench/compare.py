@@ -52,25 +52,26 @@ def main() -> int:
             targets.append(("floor", *stack.start_floor_api(2)))
             token = login(targets[0][2])
             seed_pets(stack, SEEDED[args.method])
-            runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in targets}
+            runs: dict[str, list[tuple[float, ...]]] = {name: [] for name, _, _ in targets}
             for _ in range(args.runs):
                 for name, service, url in targets:
                     path = "/api/pets/" if name == "floor" and args.method == "page" else PATHS[args.method]
                     auth = None if path == "/" else token
                     run = load_run(stack, service, url + path, token=auth, seconds=args.seconds,
                                    connections=16, body=body)  # fmt: skip
-                    runs[name].append((run["requests_per_second"], run["cpu_ms"], run["db_cpu_ms"]))
+                    measures = ("requests_per_second", "cpu_ms", "db_cpu_ms", "redis_cpu_ms")
+                    runs[name].append(tuple(run[measure] for measure in measures))
         finally:
             stack.close()
-    medians = {name: tuple(statistics.median(run[i] for run in values) for i in range(3))
+    medians = {name: tuple(statistics.median(run[i] for run in values) for i in range(4))
                for name, values in runs.items()}  # fmt: skip
-    floor_rps, floor_cpu, floor_db = medians["floor"]
+    floor_rps, floor_cpu, floor_db, _ = medians["floor"]
     print(f"\n{args.method} {PATHS[args.method]} ({SEEDED[args.method]} pets), median of {args.runs} runs "
           f"of {args.seconds} s\n")  # fmt: skip
-    print("| version | req/s | API / database CPU ms per request | req/s vs floor | API / database CPU vs floor |")
-    print("|---|---|---|---|---|")
-    for name, (rps, cpu, db) in medians.items():
-        print(f"| {name} | {rps:.0f} | {cpu:.2f} / {db:.2f} | {rps / floor_rps:.0%} | "
+    print("| version | req/s | API / database / Redis CPU ms per request | req/s vs floor "
+          "| API / database CPU vs floor |\n|---|---|---|---|---|")  # fmt: skip
+    for name, (rps, cpu, db, redis_cpu) in medians.items():
+        print(f"| {name} | {rps:.0f} | {cpu:.2f} / {db:.2f} / {redis_cpu:.3f} | {rps / floor_rps:.0%} | "
               f"{cpu / floor_cpu:.2f}× / {db / max(floor_db, 1e-9):.2f}× |")  # fmt: skip
     return 0
 
@@ -91,16 +92,17 @@ def compare_pipelines(checkouts: list[Path], runs: int, tasks: int = 5_000) -> i
                 results["floor"].append(run_pipeline(stack, floor=True, tasks=tasks, work=Path(work_dir)))
         finally:
             stack.close()
-    fields = ("tasks_per_second", "cpu_ms_per_task", "cpu_share_cores", "db_cpu_ms_per_task")
+    fields = ("tasks_per_second", "cpu_ms_per_task", "cpu_share_cores", "db_cpu_ms_per_task", "redis_cpu_ms_per_task")
     medians = {name: {field: statistics.median(run[field] for run in values) for field in fields}
                for name, values in results.items()}  # fmt: skip
     floor = medians["floor"]
     print(f"\npipeline, {tasks} tasks through 3 consumers, median of {runs} runs\n")
-    print("| version | tasks/s | consumer CPU ms per task | consumers' CPU share (cores) | database CPU ms per task "
-          "| tasks/s vs floor | CPU vs floor |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    print("| version | tasks/s | consumer CPU ms per task | consumers' CPU share (cores) | database / Redis CPU ms "
+          "per task | tasks/s vs floor | CPU vs floor |\n|---|---|---|---|---|---|---|")  # fmt: skip
     for name, m in medians.items():
         print(f"| {name} | {m['tasks_per_second']:.0f} | {m['cpu_ms_per_task']:.2f} | {m['cpu_share_cores']:.2f} | "
-              f"{m['db_cpu_ms_per_task']:.2f} | {m['tasks_per_second'] / floor['tasks_per_second']:.0%} | "
+              f"{m['db_cpu_ms_per_task']:.2f} / {m['redis_cpu_ms_per_task']:.3f} | "
+              f"{m['tasks_per_second'] / floor['tasks_per_second']:.0%} | "
               f"{m['cpu_ms_per_task'] / floor['cpu_ms_per_task']:.2f}× |")  # fmt: skip
     return 0
 

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from bson import ObjectId
 
-from bench.harness import Service, Stack, cpu_seconds
+from bench.harness import Service, Stack, cpu_seconds, redis_cpu_seconds
 from bench.load import run_wrk
 from contracts.results import RESULTS_COLLECTION, ResultRecord
 from contracts.task_status import STATUS_KEY
@@ -82,12 +82,14 @@ def load_run(
     stack: Stack, service: Service, url: str, *, token: str | None, seconds: float, connections: int, body: str | None
 ) -> dict:
     """One wrk run against `service`: its LoadResult fields, the service's CPU per request
-    (`cpu_ms`) and the database's (`db_cpu_ms`); what a POST run created is dropped after it."""
-    before, db_before = cpu_seconds([service]), cpu_seconds([stack.mongo])
+    (`cpu_ms`), the database's (`db_cpu_ms`) and Redis's (`redis_cpu_ms`); what a POST run created
+    is dropped after it."""
+    before, db_before, redis_before = cpu_seconds([service]), cpu_seconds([stack.mongo]), redis_cpu_seconds(stack.redis)
     result = run_wrk(url, token=token, seconds=seconds, connections=connections, body=body)
     requests_made = max(result.requests, 1)
     cpu_ms = (cpu_seconds([service]) - before) / requests_made * 1000
     db_cpu_ms = (cpu_seconds([stack.mongo]) - db_before) / requests_made * 1000
+    redis_cpu_ms = (redis_cpu_seconds(stack.redis) - redis_before) / requests_made * 1000
     if body is not None:
         forget_pets(stack, owner="Ana")  # PET_BODY's owner
-    return asdict(result) | {"cpu_ms": cpu_ms, "db_cpu_ms": db_cpu_ms}
+    return asdict(result) | {"cpu_ms": cpu_ms, "db_cpu_ms": db_cpu_ms, "redis_cpu_ms": redis_cpu_ms}

@@ -28,7 +28,8 @@ local function note_task(entries, note, kept)
   local id = n.task_id
   local raw = redis.call('HGET', entries, id)
   local e = raw and cjson.decode(raw) or nil
-  if not e then
+  local created = not e
+  if created then
     if not n.pet_id then return end -- a step of a task we know nothing of: nothing to note
     e = {task_id = id, pet_id = n.pet_id, name = n.name, name_key = n.name_key, species = n.species,
          species_key = n.species_key, priority = n.priority, reason = n.reason, score = n.score,
@@ -68,8 +69,10 @@ local function note_task(entries, note, kept)
   table.insert(e.events, step)
   while #e.events > $EVENTS_PER_TASK do table.remove(e.events, 1) end
   redis.call('HSET', entries, id, cjson.encode(e))
-  local over = redis.call('ZCARD', HISTORY_ALL) - tonumber(kept)
-  if tonumber(kept) > 0 and over > 0 then
-    for _, old in ipairs(redis.call('ZRANGE', HISTORY_ALL, 0, over - 1)) do forget_task(entries, old) end
+  if created and tonumber(kept) > 0 then -- only a new task makes the history longer
+    local over = redis.call('ZCARD', HISTORY_ALL) - tonumber(kept)
+    if over > 0 then
+      for _, old in ipairs(redis.call('ZRANGE', HISTORY_ALL, 0, over - 1)) do forget_task(entries, old) end
+    end
   end
 end
