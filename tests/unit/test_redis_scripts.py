@@ -220,6 +220,22 @@ def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_r
     assert [fields[b"type"] for _, fields in redis_client.xrange(EVENTS_KEY)] == [TASK_CANCELLED.encode()] * 3
 
 
+def test_deleting_a_pet_cancels_every_pending_task_of_it(redis_client):
+    """A pet created, then updated before its first task ran: both tasks wait; a delete takes both."""
+    keys = ["status", "cancelled", EVENTS_KEY, history.HISTORY_KEY, DELAYED_KEY, *LISTS]
+    for task in ("t1", "t2"):
+        payload = json.dumps({"task_id": task})
+        redis_client.rpush(NORMAL, payload)
+        queued = json.loads(note(task, "queued", "queued", payload=payload)) | {"pet_id": "p"}
+        load("note_task")(redis_client, [history.HISTORY_KEY], [json.dumps(queued), 100])
+    redis_client.hset("status", "p", entry("t2", "queued"))
+    step = json.dumps({"at": "now", "event": "cancelled", "by": "ana (pet deleted)"})
+    assert load("cancel_task")(redis_client, keys, ["p", "delete", "now", 3600, 100, step, ""]) == [b"cancelled", b"t2"]
+    assert redis_client.llen(NORMAL) == 0 and not redis_client.hexists("status", "p")
+    assert {member.decode() for member in redis_client.zrange("cancelled", 0, -1)} == {"t1", "t2"}
+    assert {history_of(redis_client, task)["state"] for task in ("t1", "t2")} == {"cancelled"}
+
+
 def test_note_task_keeps_the_newest_tasks_and_forgets_the_oldest_everywhere(redis_client):
     script = load("note_task")
     for number in range(5):
