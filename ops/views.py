@@ -154,8 +154,8 @@ def tasks(request: HttpRequest) -> HttpResponse:
     except history.BadCursor as exc:
         return JsonResponse({"error": "Invalid input", "fields": {"cursor": [str(exc)]}}, status=400)
     search = {key: value for key, value in request.GET.items() if key != "cursor" and value}
-    dead_matching = None
-    if roles.can_act(request.user) and not task_filter.empty and task_filter.state in ("", DEAD):
+    dead_matching = None  # counted when the search asks for dead tasks: it reads the dead letters
+    if roles.can_act(request.user) and task_filter.state == DEAD and not replace(task_filter, state="").empty:
         dead_matching = services.count_dead(client, replace(task_filter, state=""))
     context = {
         "query": query,

@@ -147,7 +147,7 @@ def test_the_task_history_finds_tasks_by_each_filter_retries_and_requeues_by_fil
     page.wait_for_selector(".message >> text=queued again")
     wait_for_files(api_server.processed_dir, 4)
 
-    find(species="Dog")
+    find(species="Dog", state="dead")
     assert page.locator("#requeue-dead button").inner_text() == "Requeue 1"
     page.check("#requeue-dead input[name=confirm]")
     page.click("#requeue-dead button")
