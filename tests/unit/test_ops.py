@@ -240,3 +240,31 @@ def test_the_viewer_command_lists_removes_and_refuses_what_it_cannot_do(viewer):
     assert viewer.is_staff and can_act(viewer)
     call_command("viewer", "ops-viewer", stdout=StringIO())  # a viewer again, for the other tests
     assert not can_act(viewer)
+
+
+def test_the_task_history_refuses_bad_input_and_changes_nothing(users, redis_client):
+    """A bad filter or cursor is a 400 JSON naming the field; a bulk requeue without a filter (it
+    would match every dead task), or whose confirmed count is stale, requeues nothing."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(users[0])
+    for query in (
+        "state=sleeping",
+        "cursor=nonsense",
+        "since=yesterday",
+        "since=2026-12-07T10:00&until=2026-12-07T09:00",
+    ):
+        response = client.get(f"/ops/tasks/?{query}")
+        assert response.status_code == 400 and response.json()["error"] == "Invalid input", query
+    dead_letters(redis_client, 2)
+    before = redis_client.lrange(DEAD_LETTER_KEY, 0, -1)
+    everything = client.post("/ops/tasks/requeue-dead/", {"expected_count": 2, "confirm": "yes"})
+    assert everything.status_code == 400 and "filter" in everything.json()["fields"]
+    unconfirmed = client.post("/ops/tasks/requeue-dead/", {"species": "cat", "expected_count": 2})
+    assert unconfirmed.status_code == 400 and "confirm" in unconfirmed.json()["fields"]
+    stale = client.post("/ops/tasks/requeue-dead/", {"species": "cat", "expected_count": 5, "confirm": "yes"})
+    assert stale.status_code == 302  # back to the search, saying the count changed
+    assert redis_client.lrange(DEAD_LETTER_KEY, 0, -1) == before and redis_client.llen(TASKS_KEY) == 0
+    page = client.get(stale.url)
+    assert "2 dead tasks match now, not 5" in page.content.decode()
