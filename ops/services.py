@@ -47,11 +47,11 @@ class Refused:
 def cancel_task(client: redis.Redis, *, who: str, entry: HistoryEntry) -> Cancel | Refused:
     """Cancel one task found in the history: it must be its pet's current task."""
     task_id = entry.task_id
-    document = selectors.pet_get(entry.pet_id)
-    current = producer.enrichment_states([entry.pet_id]).get(entry.pet_id)
-    if document is None or current is None or current.task_id != task_id:
-        return Refused("Not the pet's current task: a newer one superseded it, or the pet was deleted")
-    cancel = producer.cancel(entry.pet_id, by=who, staged_task_id=None)
+    if selectors.pet_get(entry.pet_id) is None:
+        return Refused("Its pet was deleted (which cancelled whatever of it was pending)")
+    cancel = producer.cancel(entry.pet_id, by=who, staged_task_id=None, only_task_id=task_id)
+    if cancel.outcome == "superseded":
+        return Refused("Not the pet's current task: a newer one superseded it")
     if cancel.outcome in ("cancelled", "cancelling"):
         audit.record(client, who=who, action="cancel", detail=f"task {task_id} of pet {entry.pet_id}: {cancel.outcome}")
     return cancel

@@ -98,28 +98,30 @@ def _enqueue_arguments(
 class Cancel:
     """What a cancel did: `outcome` is "cancelled" (the task was waiting: it will never run),
     "cancelling" (a consumer has it: it stops before writing anything), or why nothing was done:
-    "none" (no task known for the pet), "done", "dead", "cancelled_before", "writing"."""
+    "none" (no task known for the pet), "done", "dead", "cancelled_before", "writing",
+    "superseded" (not the pet's current task, when the caller named one)."""
 
     outcome: str
     task_id: str | None
 
 
-def cancel(pet_id: str, *, by: str, staged_task_id: str | None) -> Cancel:
+def cancel(pet_id: str, *, by: str, staged_task_id: str | None, only_task_id: str | None = None) -> Cancel:
     """Cancel the pet's pending task (infra/lua/cancel_task.lua), in one atomic script.
     `staged_task_id`: the task saved with the pet that Redis has not taken yet (pets/outbox.py),
-    cancelled when Redis knows of no other. Raises redis.RedisError when Redis is down."""
-    keys, values = _cancel_arguments(pet_id, "cancel", by, staged_task_id)
+    cancelled when Redis knows of no other; `only_task_id`: cancel only if that is the pet's
+    current task ("superseded" otherwise). Raises redis.RedisError when Redis is down."""
+    keys, values = _cancel_arguments(pet_id, "cancel", by, staged_task_id, only_task_id)
     outcome, task_id = CANCEL_TASK(get_redis(), keys, values)
     return Cancel(outcome.decode(), task_id.decode() or None)
 
 
 def _cancel_arguments(
-    pet_id: str, mode: str, by: str, staged_task_id: str | None
+    pet_id: str, mode: str, by: str, staged_task_id: str | None, only_task_id: str | None = None
 ) -> tuple[list[str], list[EncodableT]]:
     at = utc_now_iso()
     step = orjson.dumps({"at": at, "event": history.CANCELLED, "by": by})
     values: list[EncodableT] = [pet_id, mode, at, settings.CANCELLED_MARKER_SECONDS, settings.TASK_HISTORY_KEPT]
-    values += [step, staged_task_id or ""]
+    values += [step, staged_task_id or "", only_task_id or ""]
     return [STATUS_KEY, CANCELLED_KEY, EVENTS_KEY, HISTORY_KEY, DELAYED_KEY, *QUEUE_KEYS.values()], values
 
 

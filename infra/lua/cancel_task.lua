@@ -6,13 +6,15 @@
 -- right now, one whose history is gone, or one running, is dropped there. The set keeps each id
 -- `keep_seconds`. Returns {outcome, task_id} for the current task: 'cancelled' (it was queued or
 -- waiting for a retry), 'cancelling' (a consumer has it: stopped before it writes), or why nothing
--- was done: 'none' (no task known), 'done', 'dead', 'cancelled_before', 'writing'.
+-- was done: 'none' (no task known), 'done', 'dead', 'cancelled_before', 'writing', 'superseded'
+-- (the pet's current task is not the one the caller named).
 -- uses: add_event, note_task, queue_of
 -- KEYS: status, cancelled, events, history, delayed, high, normal, low
 -- ARGV: pet_id, mode ('cancel' or 'delete'), at (ISO time), keep_seconds, history_kept, note
 --       (the step as note_task takes it, without the task id, completed here), staged_task_id
---       (the task saved with the pet that the outbox relay has not sent yet; '' for none)
-local pet_id, deleting, at = ARGV[1], ARGV[2] == 'delete', ARGV[3]
+--       (the task saved with the pet that the outbox relay has not sent yet; '' for none),
+--       expected_task_id (cancel only if this is the pet's current task; '' for whichever it is)
+local pet_id, deleting, at, expected = ARGV[1], ARGV[2] == 'delete', ARGV[3], ARGV[8] or ''
 local now = tonumber(redis.call('TIME')[1])
 
 -- Cancel one pending task in `state` (queued, retrying or processing); its outcome.
@@ -47,7 +49,9 @@ local outcome, task_id = 'none', ''
 if current and current.task_id then
   task_id = current.task_id
   local state = current.state
-  if state == 'done' or state == 'dead' then
+  if expected ~= '' and expected ~= task_id then
+    outcome = 'superseded'
+  elseif state == 'done' or state == 'dead' then
     outcome = state
   elseif state == 'cancelled' then
     outcome = 'cancelled_before'

@@ -192,9 +192,9 @@ def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_r
     keys = ["status", "cancelled", EVENTS_KEY, history.HISTORY_KEY, DELAYED_KEY, *LISTS]
     cancel = load("cancel_task")
 
-    def run(pet_id: str, mode: str = "cancel", staged: str = "") -> list[bytes]:
+    def run(pet_id: str, mode: str = "cancel", staged: str = "", only: str = "") -> list[bytes]:
         step = json.dumps({"at": "now", "event": "cancelled", "by": "ana"})
-        return cancel(redis_client, keys, [pet_id, mode, "now", 3600, 100, step, staged])
+        return cancel(redis_client, keys, [pet_id, mode, "now", 3600, 100, step, staged, only])
 
     for pet, state in (("q", "queued"), ("r", "retrying"), ("p", "processing"), ("d", "done"), ("x", "dead"),
                        ("c", "cancelled")):  # fmt: skip
@@ -206,6 +206,7 @@ def test_cancel_task_cancels_what_waits_asks_what_runs_to_stop_and_refuses_the_r
     for task, payload in (("tq", '{"task_id": "tq"}'), ("tr", '{"task_id": "tr", "priority": "high"}')):
         queued = note(task, "queued", "queued", payload=payload)
         load("note_task")(redis_client, [history.HISTORY_KEY], [queued, 100])
+    assert run("q", only="an-older-task") == [b"superseded", b"tq"]  # an operator named another task
     assert run("q") == [b"cancelled", b"tq"] and run("r") == [b"cancelled", b"tr"]
     assert redis_client.lrange(NORMAL, 0, -1) == [b"before", b"after"] and redis_client.zcard(DELAYED_KEY) == 0
     assert "payload" not in history_of(redis_client, "tq")  # kept only while the task waits
