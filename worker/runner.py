@@ -77,7 +77,7 @@ class Prepared:
     task: Task
     document: dict
     processed_at: datetime
-    started: float  # time.monotonic() when its processing began
+    prepare_seconds: float  # how long building it took (its publish adds the rest of its time)
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,14 @@ class Consumer:
         cancelled meanwhile: a cancelled task writes no file and no record."""
         if not prepared:
             return []
-        cancelled = self.queue.commit([(item.raw, item.task) for item in prepared])
+        try:
+            cancelled = self.queue.commit([(item.raw, item.task) for item in prepared])
+        except redis.RedisError:
+            raise
+        except Exception as exc:  # as for start(): never a crash of every consumer in turn
+            for item in prepared:
+                self._poison(item.raw, exc)
+            return []
         written = []
         for item, was_cancelled in zip(prepared, cancelled, strict=True):
             if was_cancelled:
@@ -349,7 +356,7 @@ class Consumer:
             processed_at=processed_at,
             duration_seconds=time.monotonic() - started,
         )
-        return Prepared(raw, task, document, processed_at, started)
+        return Prepared(raw, task, document, processed_at, time.monotonic() - started)
 
     def _publish(self, item: Prepared) -> Written | None:
         """Write the file (retried or dead-lettered on failure, like any step of the task)."""
@@ -362,7 +369,9 @@ class Consumer:
             return None
 
     def publish(self, item: Prepared) -> Written:
-        raw, task, document, started = item.raw, item.task, item.document, item.started
+        raw, task, document = item.raw, item.task, item.document
+        # The task's own time: its build, then its write (not its batch-mates' builds in between)
+        started = time.monotonic() - item.prepare_seconds
         when = task.enqueued_datetime()
         if when is None:
             # A task pushed by hand has no enqueue time, so its file name comes from now and would
