@@ -21,11 +21,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contracts.history import HistoryEntry
 from contracts.task_status import DEAD
 from ops import forms, roles, selectors, services
 from pets.page import with_content_security_policy
 from pets.redis_client import get_redis
 from pets.tokens import release_attempt, reserve_attempt
+from pets.views import cancel_body
 from queue_tools import history
 
 PER_PAGE = 20
@@ -171,49 +173,44 @@ def tasks(request: HttpRequest) -> HttpResponse:
     return render(request, "ops/tasks.html", context)
 
 
-def _back_to_tasks(form: forms.TaskAction) -> HttpResponse:
+def _task_action(request: HttpRequest, task_id: str, act: Callable[[HistoryEntry], tuple[bool, str]]) -> HttpResponse:
+    """A panel action on one task of the history: `act` says whether it did something, and what;
+    the page goes back to the search it came from (only ever a task-history address)."""
+    form = forms.TaskAction(request.POST)
+    if not form.is_valid():
+        return invalid(form)
+    entry = history.get(get_redis(), task_id)
+    if entry is None:
+        return JsonResponse({"error": services.UNKNOWN_TASK}, status=404)
+    done, message = act(entry)
+    (messages.success if done else messages.warning)(request, message)
     back = form.cleaned_data.get("back") or ""
-    if not back.startswith(reverse("ops-tasks")) or not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
-        back = reverse("ops-tasks")
-    return redirect(back)
+    return redirect(back if back.startswith(reverse("ops-tasks")) else reverse("ops-tasks"))
 
 
 @require_POST
 @acting_staff_only
 def cancel_task(request: HttpRequest, task_id: str) -> HttpResponse:
-    form = forms.TaskAction(request.POST)
-    if not form.is_valid():
-        return invalid(form)
-    entry = history.get(get_redis(), task_id)
-    if entry is None:
-        return JsonResponse({"error": services.UNKNOWN_TASK}, status=404)
-    outcome = services.cancel_task(get_redis(), who=who(request), entry=entry)
-    if isinstance(outcome, services.Refused):
-        messages.warning(request, f"Task {task_id} not cancelled: {outcome.why}.")
-    elif outcome.outcome == "cancelled":
-        messages.success(request, f"Task {task_id} cancelled.")
-    elif outcome.outcome == "cancelling":
-        messages.success(request, f"Task {task_id}: cancel requested; its consumer stops before writing.")
-    else:
-        messages.warning(request, f"Task {task_id} not cancelled: it is {outcome.outcome.replace('_before', '')}.")
-    return _back_to_tasks(form)
+    def cancel(entry: HistoryEntry) -> tuple[bool, str]:
+        outcome = services.cancel_task(get_redis(), who=who(request), entry=entry)
+        if isinstance(outcome, services.Refused):
+            return False, f"Task {task_id} not cancelled: {outcome.why}."
+        body, code = cancel_body(outcome)  # the API's wording, one definition
+        return code < 400, f"Task {task_id}: {body.get('message') or body['error']}."
+
+    return _task_action(request, task_id, cancel)
 
 
 @require_POST
 @acting_staff_only
 def retry_task(request: HttpRequest, task_id: str) -> HttpResponse:
-    form = forms.TaskAction(request.POST)
-    if not form.is_valid():
-        return invalid(form)
-    entry = history.get(get_redis(), task_id)
-    if entry is None:
-        return JsonResponse({"error": services.UNKNOWN_TASK}, status=404)
-    outcome = services.retry_task(get_redis(), who=who(request), entry=entry)
-    if isinstance(outcome, services.Refused):
-        messages.warning(request, f"Task {task_id} not retried: {outcome.why}.")
-    else:
-        messages.success(request, f"Task {task_id} queued again.")
-    return _back_to_tasks(form)
+    def retry(entry: HistoryEntry) -> tuple[bool, str]:
+        outcome = services.retry_task(get_redis(), who=who(request), entry=entry)
+        if isinstance(outcome, services.Refused):
+            return False, f"Task {task_id} not retried: {outcome.why}."
+        return True, f"Task {task_id} queued again."
+
+    return _task_action(request, task_id, retry)
 
 
 @require_POST
