@@ -15,7 +15,6 @@ finds it at its next look (within CONSUMER_POLL_SECONDS).
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -120,7 +119,7 @@ class Task:
             data.pop("attempts")
         if self.priority == NORMAL:
             data.pop("priority")  # a normal task carries no priority field: the six pet fields only
-        return json.dumps(data, ensure_ascii=False)
+        return orjson.dumps(data).decode()
 
     def after_failure(self, error: str) -> Task:
         """This task as it goes back to the queue after one more failed attempt."""

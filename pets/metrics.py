@@ -16,6 +16,7 @@ when no METRICS_TOKEN is set (metrics off).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
@@ -52,6 +53,23 @@ MONGO_SECONDS = Histogram(
 UNMATCHED = "<unmatched>"  # a path no route matched (a 404): one label, whatever the path
 
 
+# Each labelled child once per process: `labels()` validates and locks on every call, three times
+# a request. Bounded: a method or status label is whatever a client sent or got.
+@functools.lru_cache(maxsize=1024)
+def _request_timer(route: str, method: str) -> Histogram:
+    return REQUEST_SECONDS.labels(route, method)
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_counter(route: str, method: str, status: int) -> Counter:
+    return REQUESTS.labels(route, method, str(status))
+
+
+@functools.lru_cache(maxsize=1024)
+def _mongo_timer(command: str, outcome: str) -> Histogram:
+    return MONGO_SECONDS.labels(command, outcome)
+
+
 class MetricsMiddleware:
     """Counts and times every request, labelled by its route template (never the raw path, which
     would make a label per pet id)."""
@@ -64,8 +82,8 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = "/" + match.route if match is not None and match.route is not None else UNMATCHED
-        REQUEST_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
-        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        _request_timer(route, request.method).observe(time.perf_counter() - started)
+        _request_counter(route, request.method, response.status_code).inc()
         return response
 
 
@@ -76,10 +94,10 @@ class MongoCommandMetrics(monitoring.CommandListener):
         pass
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        MONGO_SECONDS.labels(event.command_name, "ok").observe(event.duration_micros / 1e6)
+        _mongo_timer(event.command_name, "ok").observe(event.duration_micros / 1e6)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        MONGO_SECONDS.labels(event.command_name, "failed").observe(event.duration_micros / 1e6)
+        _mongo_timer(event.command_name, "failed").observe(event.duration_micros / 1e6)
 
 
 class QueueCollector(Collector):
