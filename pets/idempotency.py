@@ -32,7 +32,6 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
 from pets.redis_client import get_redis
-from pets.renderers import FastJSONRenderer
 
 HEADER = "Idempotency-Key"
 META_KEY = "HTTP_IDEMPOTENCY_KEY"  # the header as WSGI names it (request.META)
@@ -78,14 +77,16 @@ def key_from(meta: Mapping[str, str]) -> str | None:
 
 @dataclass(frozen=True)
 class Answer:
+    """A create's answer as sent, and as a replay sends it again."""
+
     status: int
     body: bytes  # JSON
-    replayed: bool
+    replayed: bool = False
 
 
-def once(user_id: object, key: str, payload: object, create: Callable[[], tuple[int, dict]]) -> Answer:
-    """`create()` (status, body) the first time this user sends this key with this payload;
-    the first answer again on a retry (see the module's docstring for the other cases)."""
+def once(user_id: object, key: str, payload: object, create: Callable[[], Answer]) -> Answer:
+    """`create()`'s answer the first time this user sends this key with this payload; the first
+    answer again on a retry (see the module's docstring for the other cases)."""
     entry_key = KEY_PREFIX + f"{user_id}:" + hashlib.sha256(key.encode()).hexdigest()
     fingerprint = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
     claim = orjson.dumps({"state": IN_PROGRESS, "fingerprint": fingerprint})
@@ -97,17 +98,16 @@ def once(user_id: object, key: str, payload: object, create: Callable[[], tuple[
     if earlier is not None:
         return _earlier_answer(orjson.loads(earlier), fingerprint)  # type: ignore[arg-type]  # bytes from SET GET
     try:
-        code, body = create()
+        answer = create()
     except BaseException:
         _release(client, entry_key)
         raise
-    rendered = FastJSONRenderer().render(body)  # the bytes a replay sends again
-    answer = orjson.dumps({"state": "done", "fingerprint": fingerprint, "status": code, "body": rendered.decode()})
+    kept = {"state": "done", "fingerprint": fingerprint, "status": answer.status, "body": answer.body.decode()}
     try:
-        client.set(entry_key, answer, ex=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
+        client.set(entry_key, orjson.dumps(kept), ex=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
     except redis.RedisError:  # the pet is made: answer; a retry finds the key "in progress" until its lock lapses
         pass
-    return Answer(code, rendered, replayed=False)
+    return answer
 
 
 def _earlier_answer(entry: dict, fingerprint: str) -> Answer:

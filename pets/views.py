@@ -19,6 +19,7 @@ from contracts.task_status import QUEUED
 from pets import idempotency, selectors, services
 from pets.pagination import pagination_headers
 from pets.producer import Cancel, enrichment_states, queue_stats
+from pets.renderers import FastJSONRenderer
 from pets.serializers import (
     CancelSerializer,
     EnrichmentMissingSerializer,
@@ -42,6 +43,7 @@ ERRORS = {
     503: OpenApiResponse(ErrorSerializer, description="Database unavailable"),
 }
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Pet not found")}
+JSON = FastJSONRenderer()
 
 
 class PetCollectionView(APIView):
@@ -90,14 +92,15 @@ class PetCollectionView(APIView):
         data.is_valid(raise_exception=True)
         key = idempotency.key_from(request.META)
 
-        def create() -> tuple[int, dict]:
+        def create() -> idempotency.Answer:
             created = services.pet_create(**data.validated_data, created_by=request.user.pk)
-            return status.HTTP_201_CREATED, pet_created_body(created.document, task_queued=bool(created.task_queued))
+            body = pet_created_body(created.document, task_queued=bool(created.task_queued))
+            return idempotency.Answer(status.HTTP_201_CREATED, JSON.render(body))
 
-        if key is None:
-            return Response(create()[1], status=status.HTTP_201_CREATED)
-        answer = idempotency.once(request.user.pk, key, request.data, create)
-        response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+        # Rendered here, once, with or without a key (a replay sends these bytes again), and sent
+        # as a plain response: DRF's Response would build it empty, then render the body again.
+        answer = create() if key is None else idempotency.once(request.user.pk, key, request.data, create)
+        response = HttpResponse(answer.body, status=answer.status, content_type=JSON.media_type)
         if answer.replayed:
             response[idempotency.REPLAYED_HEADER] = "true"
         return response
