@@ -4,8 +4,13 @@ it (ASGI messages), with a small WSGI application standing in for Django."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
+import time
 
-from pets_project.threaded_wsgi import ThreadedWsgi
+import pytest
+
+from pets_project.threaded_wsgi import LoopThreads, ThreadedWsgi
 
 
 class Recorder:
@@ -97,3 +102,46 @@ def test_the_root_path_is_the_script_name():
     app = Recorder()
     serve(app, [{"type": "http.request", "body": b""}], path="/pets/api/pets/", root_path="/pets")
     assert (app.environs[0]["SCRIPT_NAME"], app.environs[0]["PATH_INFO"]) == ("/pets", "/api/pets/")
+
+
+def test_loop_threads_answer_on_the_caller_s_loop_with_its_context_and_its_exceptions():
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+    threads = LoopThreads(2, "test")
+
+    def seen(suffix: str) -> tuple[str, str]:
+        return request_id.get() + suffix, threading.current_thread().name
+
+    def fails() -> None:
+        raise KeyError("gone")
+
+    async def main() -> tuple[list, BaseException]:
+        request_id.set("r1")
+        answers = await asyncio.gather(*(threads.run(seen, f"-{n}") for n in range(6)))
+        with pytest.raises(KeyError) as raised:
+            await threads.run(fails)
+        return answers, raised.value
+
+    answers, error = asyncio.run(main())
+    assert [value for value, _ in answers] == [f"r1-{n}" for n in range(6)]
+    assert {name for _, name in answers} <= {"test-0", "test-1"}  # never more threads than asked for
+    assert error.args == ("gone",)
+    threads.close()
+
+
+def test_loop_threads_finish_the_call_they_hold_before_they_stop():
+    threads = LoopThreads(1, "test")
+    started, finished = threading.Event(), []
+
+    def slow() -> None:
+        started.set()
+        time.sleep(0.2)
+        finished.append(True)
+
+    async def main() -> None:
+        threads.run(slow)  # nobody awaits it: as when a stop cancels the request's task
+        await asyncio.sleep(0)
+
+    asyncio.run(main())  # the loop is closed before the call ends: its answer goes nowhere, quietly
+    assert started.wait(5)
+    threads.close()
+    assert finished == [True]
