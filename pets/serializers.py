@@ -7,7 +7,6 @@ The fields are strict on purpose: JSON types are not coerced (`"age": true`, `"a
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from rest_framework import serializers
 
@@ -18,6 +17,9 @@ from pets.pagination import Cursor, InvalidCursor
 
 # ASCII digits only: str.isdigit() and \d accept "²" or "٣", which int() refuses or misreads.
 INTEGER_STRING = re.compile(r"^\s*[0-9]{1,9}\s*$")
+# Unicode's control characters (category Cc): C0, DEL and C1, exactly. One search in C instead of
+# unicodedata.category() per character (2 % of a create's CPU).
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class StrictCharField(serializers.CharField):
@@ -29,7 +31,7 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        if any(unicodedata.category(char) == "Cc" for char in data):
+        if CONTROL_CHARACTER.search(data):
             raise serializers.ValidationError("Must not contain control characters.")
         return super().to_internal_value(data)
 

@@ -177,3 +177,15 @@ def test_each_input_serializer_binds_its_own_copies_of_the_declared_fields(djang
     assert second.is_valid() and second.validated_data == {"age": 4}  # partial reached the copies
     invalid = PetInputSerializer(data=dict(LUNA, name="x" * 101, age=-1))
     assert not invalid.is_valid() and set(invalid.errors) == {"name", "age"}
+
+
+def test_text_fields_refuse_exactly_unicode_s_control_characters(django_ready):
+    import sys
+    import unicodedata
+
+    from pets.serializers import CONTROL_CHARACTER, PetInputSerializer
+
+    refused = {code for code in range(sys.maxunicode + 1) if CONTROL_CHARACTER.search(chr(code))}
+    assert refused == {code for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cc"}
+    for name, valid in (("Lu\x85na", False), ("Lu\x7fna", False), ("Lu\u200bna", True), ("Lúna 🐈", True)):
+        assert PetInputSerializer(data=dict(LUNA, name=name)).is_valid() is valid, repr(name)
