@@ -47,7 +47,7 @@ from bench.workload import (
     seed_pets,
 )
 from contracts.results import RESULTS_COLLECTION
-from contracts.tasks import NORMAL, TASKS_KEY, WAKE_KEY, build_task, push_task
+from contracts.tasks import NORMAL, PROCESSING_KEY_PREFIX, TASKS_KEY, WAKE_KEY, build_task, push_task
 
 GOALS = {
     "short_list_rps_ratio_api_created": (">=", 0.6),
@@ -189,7 +189,7 @@ def run_pipeline(stack: Stack, *, floor: bool, tasks: int, work: Path, checkout:
 def all_finished(stack: Stack, floor: bool) -> bool:
     """Nothing queued or held by a consumer (a task leaves its processing list only once its file,
     result record and outcome are written)."""
-    held = stack.redis.keys("pets:floor-processing:*" if floor else "pets:processing:*")
+    held = stack.redis.keys("pets:floor-processing:*" if floor else PROCESSING_KEY_PREFIX + "*")  # floor_consumer.py's
     return not any(stack.redis.llen(key) for key in [TASKS_KEY, *held])
 
 

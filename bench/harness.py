@@ -19,6 +19,7 @@ import redis
 import requests
 from pymongo.database import Database
 
+from contracts.tasks import heartbeat_key
 from tests.support.processes import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,7 +166,7 @@ class Stack:
                 name += f"-{checkout.name}"
             started.append(self._start(name, args, env, cwd=ROOT if floor else checkout))
         if not floor:
-            for key in (f"pets:heartbeat:Consumer-{number}" for number in (1, 2, 3)):
+            for key in (heartbeat_key(f"Consumer-{number}") for number in (1, 2, 3)):
                 wait_until(partial(self.redis.exists, key), timeout=STARTUP_SECONDS, what="consumers")
         return started
 
