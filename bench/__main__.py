@@ -45,6 +45,7 @@ from bench.workload import (
     load_run,
     login,
     seed_pets,
+    turns,
 )
 from contracts.results import RESULTS_COLLECTION
 from contracts.tasks import NORMAL, PROCESSING_KEY_PREFIX, TASKS_KEY, WAKE_KEY, build_task, push_task
@@ -88,10 +89,11 @@ def measure_short_list(stack: Stack, args: argparse.Namespace, work: Path) -> di
         else:
             seed_pets(stack, SHORT_LIST)
         runs: dict[str, list[dict]] = {}
-        for _ in range(args.throughput_runs):
-            for name, service, url, auth in (("api_list", api, f"{api_url}/api/pets/", token),
-                                             ("floor_list", floor, f"{floor_url}/api/pets/", token),
-                                             ("api_page", api, f"{api_url}/", None)):  # fmt: skip
+        targets = [("api_list", api, f"{api_url}/api/pets/", token),
+                   ("floor_list", floor, f"{floor_url}/api/pets/", token),
+                   ("api_page", api, f"{api_url}/", None)]  # fmt: skip
+        for turn in range(args.throughput_runs):
+            for name, service, url, auth in turns(targets, turn):
                 run = load_run(stack, service, url, token=auth, seconds=args.seconds,
                                connections=args.connections, body=None)  # fmt: skip
                 runs.setdefault(name, []).append(run | {"cost_ms": run["cpu_ms"] + run["db_cpu_ms"]})
@@ -129,8 +131,8 @@ def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
     seed_pets(stack, args.seeded)
     # Every GET run before any POST run: the reads see the seeded collection, untouched.
     for method, body, path in (("get", None, "/api/pets/?limit=100"), ("post", PET_BODY, "/api/pets/")):
-        for _ in range(args.throughput_runs):
-            for name, url, service in (("api", api_url, api), ("floor", floor_url, floor)):
+        for turn in range(args.throughput_runs):
+            for name, url, service in turns([("api", api_url, api), ("floor", floor_url, floor)], turn):
                 run = load_run(stack, service, url + path, token=token, seconds=args.seconds,
                                connections=args.connections, body=body)  # fmt: skip
                 runs.setdefault(f"{name}_{method}", []).append(run)
@@ -215,8 +217,8 @@ def count_files(directory: Path) -> int:
 
 def measure_pipeline(stack: Stack, args: argparse.Namespace, work: Path) -> dict:
     runs: dict[str, list] = {"api": [], "floor": []}
-    for _ in range(args.runs):
-        for name in ("api", "floor"):
+    for turn in range(args.runs):
+        for name in turns(["api", "floor"], turn):
             runs[name].append(run_pipeline(stack, floor=name == "floor", tasks=args.tasks, work=work))
     medians = medians_of(runs)
     ratios = {

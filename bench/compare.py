@@ -21,13 +21,11 @@ import argparse
 import statistics
 import tempfile
 from pathlib import Path
-from typing import TypeVar
 
 from bench.harness import ROOT, Service, Stack
-from bench.workload import PET_BODY, load_run, login, seed_pets
+from bench.workload import PET_BODY, load_run, login, seed_pets, turns
 
 PATHS = {"post": "/api/pets/", "get": "/api/pets/?limit=100", "short-list": "/api/pets/", "page": "/"}
-T = TypeVar("T")
 SEEDED = {"post": 1_000, "get": 1_000, "short-list": 100, "page": 100}
 
 
@@ -76,13 +74,6 @@ def main() -> int:
         print(f"| {name} | {rps:.0f} | {cpu:.2f} / {db:.2f} / {redis_cpu:.3f} | {rps / floor_rps:.0%} | "
               f"{cpu / floor_cpu:.2f}× / {db / max(floor_db, 1e-9):.2f}× |")  # fmt: skip
     return 0
-
-
-def turns(order: list[T], turn: int) -> list[T]:
-    """The versions in this turn's order: each is served first in its turn. In one fixed order, the
-    same code read 5 to 15 % more CPU per request served first than served last (two runs, POST)."""
-    shift = turn % len(order)
-    return order[shift:] + order[:shift]
 
 
 def compare_pipelines(checkouts: list[Path], runs: int, tasks: int = 5_000) -> int:

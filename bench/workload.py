@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from bson import ObjectId
@@ -25,6 +25,16 @@ DELIVERED_KEY = "pets:outbox:delivered-at"  # pets/producer.py
 
 SPECIES = ["Cat", "Dog", "Rabbit", "Hamster", "Parrot"]
 PET_BODY = '{"name": "Luna", "species": "Cat", "age": 3, "owner": "Ana", "vaccinated": true}'
+T = TypeVar("T")
+
+
+def turns(order: list[T], turn: int) -> list[T]:
+    """What is measured, in this turn's order: each is served first in its turn. In one fixed order
+    the same code read 9 % more CPU per POST served first than served second (bench.compare, 8
+    turns: 3.56 against 3.25 ms), and make bench served the API first every time; taking turns,
+    the two read 3.18 and 3.16 ms."""
+    shift = turn % len(order)
+    return order[shift:] + order[:shift]
 
 
 def login(url: str) -> str:
