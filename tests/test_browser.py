@@ -33,6 +33,8 @@ def fill_pet_form(page, *, name: str, species: str, owner: str, age: str | None 
 
 def test_log_in_and_create_a_pet_from_the_page(page, api_server, api):
     page.goto(api_server.base_url + "/")
+    # Its own icon: a browser asks for /favicon.ico otherwise, a 404 in every visitor's console.
+    assert page.locator("link[rel=icon]").get_attribute("href").startswith("data:image/svg+xml,")
     assert page.locator("#user-panel").is_hidden()
 
     submit_login(page, "wrong")
