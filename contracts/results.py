@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,38 +55,128 @@ def result_filename(pet_id: str, name: str, when: datetime, attempt: int = 0) ->
     return stem + RESULT_SUFFIX
 
 
-def write_result(directory: Path, pet_id: str, name: str, when: datetime, document: dict) -> tuple[Path, bool]:
-    """Write `document` atomically under its own name; return the path and whether it is new.
+@dataclass(frozen=True)
+class ResultFile:
+    """One result to write: its document, and what its file name is made of."""
 
-    The JSON goes to a hidden temporary file first, is flushed to disk, then hard-linked to its
-    final name: a reader never sees a partial file, and linking fails instead of replacing, so no
-    result is ever overwritten. If a file of the same task (same `metadata.task_id`) is already
-    there, a redelivery is being processed: that file is kept and no second one is made.
-    Another task that lands on the same name (same pet and second) gets a `_1`, `_2`... suffix.
+    pet_id: str
+    name: str
+    when: datetime
+    document: dict
+
+    def body(self) -> bytes:
+        # Byte for byte what json.dump(indent=2, ensure_ascii=False) writes, several times faster.
+        return orjson.dumps(self.document, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+# What write_results says of each file: its path and whether it is new, or why it was not written.
+WriteOutcome = tuple[Path, bool] | Exception
+# Flushes open files to disk, an error or None for each, in order (write_results' `fsync_all`).
+FsyncAll = Callable[[Sequence[int]], list[OSError | None]]
+
+
+def fsync_one_by_one(fds: Sequence[int]) -> list[OSError | None]:
+    return [fsync_file(fd) for fd in fds]
+
+
+def write_results(
+    directory: Path, files: Sequence[ResultFile], fsync_all: FsyncAll = fsync_one_by_one
+) -> list[WriteOutcome]:
+    """Write each file atomically under its own name, durable before this returns; for each, its
+    path and whether it is new, or the error that kept it from being written.
+
+    Each JSON goes to a hidden temporary file first. The batch's files are flushed to disk
+    together (`fsync_all`: a consumer runs the fsyncs on threads, so the filesystem commits them
+    in a few journal commits rather than one per file), then each is hard-linked to its final
+    name: a reader never sees a partial file, and linking fails instead of replacing, so no
+    result is ever overwritten. The folder is flushed last, once, so that the new names are
+    durable too. If a file of the same task (same `metadata.task_id`) is already there, a
+    redelivery is being processed: that file is kept and no second one is made. Another task that
+    lands on the same name (same pet and second) gets a `_1`, `_2`... suffix.
     """
-    task_id = document["metadata"]["task_id"]
+    hidden = [_write_hidden(directory, file) for file in files]
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
-    except FileNotFoundError:  # the folder went away (or never was): made again, not checked per file
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+        flushed = iter(fsync_all([fd for fd, _ in _written(hidden)]))
+        outcomes: list[WriteOutcome] = []
+        for file, copy in zip(files, hidden, strict=True):
+            if isinstance(copy, Exception):
+                outcomes.append(copy)
+            elif (error := next(flushed)) is not None:
+                outcomes.append(error)
+            else:
+                outcomes.append(_link(directory, file, copy[1]))
+        if any(not isinstance(outcome, Exception) and outcome[1] for outcome in outcomes):
+            error = _fsync_directory(directory)
+            if error is not None:  # the new names may not survive a crash: not written, then
+                outcomes = [error if not isinstance(outcome, Exception) and outcome[1] else outcome
+                            for outcome in outcomes]  # fmt: skip
+        return outcomes
+    finally:
+        for fd, tmp_name in _written(hidden):
+            os.close(fd)
+            os.unlink(tmp_name)
+
+
+def _write_hidden(directory: Path, file: ResultFile) -> tuple[int, str] | Exception:
+    """The file's content in a hidden temporary file, still open (for its fsync)."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            # Byte for byte what json.dump(indent=2, ensure_ascii=False) writes, several times faster.
-            handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        body = file.body()
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+        except FileNotFoundError:  # the folder went away (or never was): made again, not checked per file
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    except Exception as exc:  # a document that cannot be encoded, a full disk: this file's error
+        return exc
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as handle:  # kept open for its fsync
+            handle.write(body)
+    except OSError as exc:
+        os.close(fd)
+        os.unlink(tmp_name)
+        return exc
+    return fd, tmp_name
+
+
+def _written(hidden: list[tuple[int, str] | Exception]) -> list[tuple[int, str]]:
+    return [copy for copy in hidden if not isinstance(copy, Exception)]
+
+
+def _link(directory: Path, file: ResultFile, tmp_name: str) -> WriteOutcome:
+    """Link the flushed temporary file to the first free name (or find the task's own file)."""
+    task_id = file.document["metadata"]["task_id"]
+    try:
         for attempt in range(1000):
-            final = directory / result_filename(pet_id, name, when, attempt)
+            final = directory / result_filename(file.pet_id, file.name, file.when, attempt)
             try:
                 os.link(tmp_name, final)
                 return final, True
             except FileExistsError:
                 if result_task_id(final) == task_id:
                     return final, False
-        raise FileExistsError(f"no free result name for pet {pet_id} at {when:%Y%m%d_%H%M%S}")
+        raise FileExistsError(f"no free result name for pet {file.pet_id} at {file.when:%Y%m%d_%H%M%S}")
+    except OSError as exc:
+        return exc
+
+
+def fsync_file(fd: int) -> OSError | None:
+    """Flush one open file to disk; its error, if any."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _fsync_directory(directory: Path) -> OSError | None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        return exc
+    try:
+        return fsync_file(fd)
     finally:
-        os.unlink(tmp_name)
+        os.close(fd)
 
 
 def result_task_id(path: Path) -> str | None:

@@ -5,8 +5,8 @@ Closing a batch means writing its result records to MongoDB, then marking its ta
 database has made the records durable. The consumer used to wait for both before taking more
 work; now it takes and processes the next batch meanwhile.
 
-What a finished task guarantees is unchanged: its file is written (fsync'd, linked into place)
-before its batch is handed over, its record is durable before its task leaves the processing list,
+What a finished task guarantees is unchanged: its file is written (fsync'd, linked into place,
+its folder fsync'd) before its batch is handed over, its record is durable before its task leaves the processing list,
 and a task is done only once it has left it. At most one batch is being closed: handing over the
 next waits for it, so a consumer holds at most two batches, both in its processing list until
 closed, and a crash loses nothing (redelivered, they find their files and records and write none

@@ -42,7 +42,7 @@ import redis
 
 from contracts.dead_letters import DeadLetter
 from contracts.events import public_result
-from contracts.results import ResultRecord
+from contracts.results import ResultFile, ResultRecord
 from contracts.tasks import CREATED, InvalidTask, Task, parse_task
 from worker import metrics
 from worker.broker import CANCELLED_BEFORE, DONE_BEFORE, Finished, TaskQueue
@@ -55,7 +55,7 @@ from worker.prefetch import Prefetch
 from worker.priorities import PriorityAging
 from worker.results_store import ResultStore
 from worker.retries import Backoff, Retry, RetryPolicy
-from worker.sinks import ResultSink
+from worker.sinks import Published, ResultSink
 from worker.wikipedia import CachedWikipedia
 
 log = logging.getLogger("worker")
@@ -263,16 +263,14 @@ class Consumer:
             for item in prepared:
                 self._poison(item.raw, exc)
             return []
-        written = []
+        to_publish = []
         for item, was_cancelled in zip(prepared, cancelled, strict=True):
             if was_cancelled:
                 metrics.TASKS.labels("cancelled").inc()
                 log.info("Task %s was cancelled while it was processed: nothing written", item.task.task_id)
-                continue
-            done = self._guarded(item.raw, self._publish, item)
-            if done is not None:
-                written.append(done)
-        return written
+            else:
+                to_publish.append(item)
+        return self._publish(to_publish)
 
     def _close(self, written: list[Written]) -> None:
         """One insert of the batch's result records, then one script marking its tasks done, then
@@ -358,39 +356,69 @@ class Consumer:
         )
         return Prepared(raw, task, document, processed_at, time.monotonic() - started)
 
-    def _publish(self, item: Prepared) -> Written | None:
-        """Write the file (retried or dead-lettered on failure, like any step of the task)."""
+    def _publish(self, items: list[Prepared]) -> list[Written]:
+        """Write the batch's files together (worker/sinks.py); a task whose file cannot be written
+        goes to the retry policy, like any failed step."""
+        started = time.monotonic()
+        written: list[Written] = []
+        to_write: list[tuple[Prepared, ResultFile]] = []
+        for item in items:
+            found = self._guarded(item.raw, self._result_file, item)
+            if isinstance(found, Written):
+                written.append(found)
+            elif found is not None:
+                to_write.append((item, found))
         try:
-            return self.publish(item)
+            outcomes = self.sink.publish_many([file for _, file in to_write]) if to_write else []
         except redis.RedisError:
             raise
-        except Exception as exc:
-            self._fail(item.raw, item.task, exc)
-            return None
+        except Exception as exc:  # the sink itself failed: every file of the batch did
+            outcomes = [exc] * len(to_write)
+        write_seconds = time.monotonic() - started
+        for (item, _), outcome in zip(to_write, outcomes, strict=True):
+            done = self._guarded(item.raw, self._published, item, outcome, write_seconds)
+            if done is not None:
+                written.append(done)
+        return written
 
-    def publish(self, item: Prepared) -> Written:
-        raw, task, document = item.raw, item.task, item.document
-        # The task's own time: its build, then its write (not its batch-mates' builds in between)
-        started = time.monotonic() - item.prepare_seconds
+    def _result_file(self, item: Prepared) -> ResultFile | Written | None:
+        """What to write for the task; Written if an earlier delivery wrote it; None if that
+        could not be known (the task is retried)."""
+        task = item.task
         when = task.enqueued_datetime()
         if when is None:
             # A task pushed by hand has no enqueue time, so its file name comes from now and would
             # differ on a redelivery: its result record (keyed by task id) says if it was written.
-            earlier = self.results.find(task.task_id)
+            try:
+                earlier = self.results.find(task.task_id)
+            except redis.RedisError:
+                raise
+            except Exception as exc:
+                self._fail(item.raw, task, exc)
+                return None
             if earlier is not None:
                 log.info("Task %s was already written to %s by an earlier delivery", task.task_id, earlier.file)
-                log.log(SUCCESS, "⏱️ Task processed in %.2fs", time.monotonic() - started)
-                return Written(raw, task, earlier.file, None)
+                log.log(SUCCESS, "⏱️ Task processed in %.2fs", item.prepare_seconds)
+                return Written(item.raw, task, earlier.file, None)
             when = item.processed_at
-        file_name, is_new = self.sink.publish(task.pet_id, task.name, when, document)
+        return ResultFile(task.pet_id, task.name, when, item.document)
+
+    def _published(self, item: Prepared, outcome: Published, write_seconds: float) -> Written | None:
+        """The task's file written (or found written by an earlier delivery), or its failure."""
+        task = item.task
+        if isinstance(outcome, Exception):
+            self._fail(item.raw, task, outcome)
+            return None
+        file_name, is_new = outcome
         if is_new:
             log.log(SUCCESS, "✅ Enriched data saved to: %s", file_name)
         else:
             log.info("Task %s was already written to %s by an earlier delivery", task.task_id, file_name)
-        elapsed = time.monotonic() - started
+        # The task's own time: its build, then the batch's write (not its batch-mates' builds)
+        elapsed = item.prepare_seconds + write_seconds
         metrics.TASK_SECONDS.observe(elapsed)
         log.log(SUCCESS, "⏱️ Task processed in %.2fs", elapsed)
-        return Written(raw, task, file_name, ResultRecord.from_enriched(document, file_name))
+        return Written(item.raw, task, file_name, ResultRecord.from_enriched(item.document, file_name))
 
     def _fail(self, raw: bytes, task: Task, exc: Exception) -> None:
         """Another attempt later, or the dead-letter list: worker/retries.py decides."""

@@ -80,9 +80,17 @@ def doc(task_id: str, n: int = 0) -> dict:
     return {"metadata": {"task_id": task_id}, "n": n}
 
 
+def write_one(directory, pet_id: str, name: str, when: datetime, document: dict):
+    """A batch of one: its path and whether it is new (its error raised)."""
+    outcome = results.write_results(directory, [results.ResultFile(pet_id, name, when, document)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
 def test_write_result_is_atomic_and_never_overwrites(tmp_path):
-    first, first_new = results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
-    second, second_new = results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
+    first, first_new = write_one(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
+    second, second_new = write_one(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
     assert first_new and second_new
     assert first.name == "p1_Luna_20260203_134940.json"
     assert second.name == "p1_Luna_20260203_134940_1.json"
@@ -92,17 +100,44 @@ def test_write_result_is_atomic_and_never_overwrites(tmp_path):
 
 def test_a_results_folder_removed_while_running_is_made_again(tmp_path):
     folder = tmp_path / "processed_data" / "nested"
-    written, new = results.write_result(folder, "p1", "Luna", WHEN, doc("t1", 1))
+    written, new = write_one(folder, "p1", "Luna", WHEN, doc("t1", 1))
     assert new and written.parent == folder and json.loads(written.read_text())["n"] == 1
 
 
 def test_a_redelivered_task_keeps_its_first_file(tmp_path):
-    results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
-    results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
-    again, new = results.write_result(tmp_path, "p1", "Luna", WHEN, doc("t2", 3))
+    write_one(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))
+    write_one(tmp_path, "p1", "Luna", WHEN, doc("t2", 2))
+    again, new = write_one(tmp_path, "p1", "Luna", WHEN, doc("t2", 3))
     assert not new and again.name == "p1_Luna_20260203_134940_1.json"
     assert json.loads(again.read_text())["n"] == 2
     assert len(os.listdir(tmp_path)) == 2
+
+
+def test_a_batch_is_flushed_together_and_each_file_keeps_its_own_outcome(tmp_path):
+    """One fsync_all call for the batch; a file that cannot be encoded or flushed is not written
+    (its error comes back in its place) and its batch-mates are; nothing hidden is left."""
+    write_one(tmp_path, "p1", "Luna", WHEN, doc("t1", 1))  # delivered before
+    flushed: list[list[int]] = []
+
+    def fsync_all(fds):
+        flushed.append(list(fds))
+        return [OSError(5, "I/O error") if number == 3 else results.fsync_file(fd) for number, fd in enumerate(fds)]
+
+    files = [results.ResultFile("p1", "Luna", WHEN, document) for document in (
+        doc("t1", 9),  # a redelivery: its first file is kept
+        doc("t2", 2),  # another task on the same name: the next one
+        {"metadata": {"task_id": "t3"}, "n": {1, 2}},  # a set: JSON cannot say it
+        doc("t4", 4),
+        doc("t5", 5),  # flushing it fails
+    )]  # fmt: skip
+    outcomes = results.write_results(tmp_path, files, fsync_all)
+    assert [len(fds) for fds in flushed] == [4]
+    assert outcomes[0] == (tmp_path / "p1_Luna_20260203_134940.json", False)
+    assert outcomes[1] == (tmp_path / "p1_Luna_20260203_134940_1.json", True)
+    assert isinstance(outcomes[2], TypeError) and isinstance(outcomes[4], OSError)
+    assert outcomes[3] == (tmp_path / "p1_Luna_20260203_134940_2.json", True)
+    assert json.loads((tmp_path / "p1_Luna_20260203_134940.json").read_text())["n"] == 1
+    assert sorted(os.listdir(tmp_path)) == [f"p1_Luna_20260203_134940{suffix}.json" for suffix in ("", "_1", "_2")]
 
 
 def test_result_record_round_trip_from_the_enriched_document():
