@@ -67,8 +67,11 @@ GOALS = {
 SHORT_LIST = 100  # pets: the registry most users have
 
 
-def medians_of(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
-    return {key: {field: statistics.median(run[field] for run in values) for field in values[0]}
+def medians_of(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Each numeric field's median over the runs; any other field as the first run has it (a
+    median of lists fails for an even number of runs)."""
+    return {key: {field: statistics.median(run[field] for run in values) if isinstance(first, int | float) else first
+                  for field, first in values[0].items()}
             for key, values in runs.items()}  # fmt: skip
 
 
