@@ -81,7 +81,7 @@ def measure_short_list(stack: Stack, args: argparse.Namespace, work: Path) -> di
     `cost` is the CPU a request takes, the server's and the database's: the page's is compared
     with the list's (it reads the same pets, plus their results and states, and renders HTML)."""
     api, api_url = stack.start_api(args.workers)
-    floor, floor_url = stack.start_floor_api(args.workers)
+    floor, floor_url = stack.start_floor_api(args.floor_workers)
     token = login(api_url)
     by_origin: dict[str, dict] = {}
     for origin in ("api_created", "inserted"):
@@ -128,7 +128,7 @@ def enrich_queued_pets(stack: Stack, work: Path, count: int) -> None:
 
 def measure_throughput(stack: Stack, args: argparse.Namespace) -> dict:
     api, api_url = stack.start_api(args.workers)
-    floor, floor_url = stack.start_floor_api(args.workers)
+    floor, floor_url = stack.start_floor_api(args.floor_workers)
     token = login(api_url)
     runs: dict[str, list] = {}
     seed_pets(stack, args.seeded)
@@ -336,6 +336,9 @@ def main() -> int:
     parser.add_argument("--sizes", type=lambda text: [int(n) for n in text.split(",")], help="e.g. 1000,5000,20000")
     parser.add_argument("--runs", type=int, help="runs of each throughput (5) and pipeline (3) measure")
     parser.add_argument("--tasks", type=int, help="tasks per pipeline run")
+    parser.add_argument("--floor-workers", type=int, default=2,
+                        help="sync workers of the floor app: 2, as many as the API's, the stronger floor on 2 "
+                             "cores (the default); 4, two per core, as a sync app is usually deployed")  # fmt: skip
     args = parser.parse_args()
     unknown = set(args.only) - set(SECTIONS)
     if unknown:
