@@ -35,6 +35,10 @@ DELAYED_KEY = "pets:delayed"  # sorted set: tasks waiting for a retry, scored by
 DEAD_LETTER_KEY = "pets:dead"  # list: what could not be processed, with why
 PROCESSING_KEY_PREFIX = "pets:processing:"  # list per consumer: taken, not yet finished
 HEARTBEAT_KEY_PREFIX = "pets:heartbeat:"  # string per consumer, with a TTL: "I am alive"
+# Set: the consumers that beat or hold a processing list; the reaper and the counts read it, never
+# a scan of the keyspace (which holds a done marker per finished task). A consumer joins with each
+# beat and each take; the reaper removes one whose heartbeat lapsed once its list is requeued.
+CONSUMERS_KEY = "pets:consumers"
 DONE_KEY_PREFIX = "pets:done:"  # string per finished task: its file name
 # Sorted set: ids of cancelled tasks, scored by when (seconds). Consumers drop a task found in it
 # when they take it and before they write its result; the API keeps each id

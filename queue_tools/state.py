@@ -5,38 +5,40 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contracts.tasks import (
+    CONSUMERS_KEY,
     DEAD_LETTER_KEY,
     DELAYED_KEY,
-    HEARTBEAT_KEY_PREFIX,
     PRIORITIES,
-    PROCESSING_KEY_PREFIX,
     InvalidTask,
+    heartbeat_key,
     parse_task,
+    processing_key,
     queue_key,
 )
 
 
-def _names_after(client, prefix: str) -> list[str]:
-    return sorted(key.decode()[len(prefix) :] for key in client.scan_iter(match=f"{prefix}*", count=100))
-
-
 def queue_counts(client) -> dict:
     """Counts of queued, processing (also per consumer), delayed and dead tasks; live consumers.
+    Two round trips, however many keys Redis holds: the consumers set (contracts/tasks.py), then
+    every count at once.
 
     `client` is a redis-py client; raises its `RedisError` when Redis is unreachable.
     """
-    holders = _names_after(client, PROCESSING_KEY_PREFIX)
+    consumers = sorted(name.decode() for name in client.smembers(CONSUMERS_KEY))
     pipe = client.pipeline(transaction=False)
     for priority in PRIORITIES:
         pipe.llen(queue_key(priority))
     pipe.zcard(DELAYED_KEY)
     pipe.llen(DEAD_LETTER_KEY)
-    for name in holders:
-        pipe.llen(PROCESSING_KEY_PREFIX + name)
+    for name in consumers:
+        pipe.llen(processing_key(name))
+    for name in consumers:
+        pipe.exists(heartbeat_key(name))
     replies = pipe.execute()
     by_priority = dict(zip(PRIORITIES, replies[: len(PRIORITIES)], strict=True))
-    delayed, dead, *held = replies[len(PRIORITIES) :]
-    by_consumer = dict(zip(holders, held, strict=True))
+    delayed, dead, *per_consumer = replies[len(PRIORITIES) :]
+    held, beating = per_consumer[: len(consumers)], per_consumer[len(consumers) :]
+    by_consumer = {name: count for name, count in zip(consumers, held, strict=True) if count}
     return {
         "queued": sum(by_priority.values()),
         "queued_by_priority": by_priority,
@@ -44,7 +46,7 @@ def queue_counts(client) -> dict:
         "processing_by_consumer": by_consumer,
         "delayed": delayed,
         "dead": dead,
-        "live_consumers": _names_after(client, HEARTBEAT_KEY_PREFIX),
+        "live_consumers": [name for name, alive in zip(consumers, beating, strict=True) if alive],
     }
 
 

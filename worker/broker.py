@@ -10,8 +10,9 @@ Idle, a consumer blocks on the wake list (contracts/tasks.py), then takes with o
 
 A task leaves a processing list only in the same transaction that records where it went (and the
 pet's enrichment state, contracts/task_status.py), so a crash at any point leaves it in exactly
-one place. Lists of consumers whose heartbeat lapsed are
-put back on the queue by the others (`reap_orphans`).
+one place. Lists of consumers whose heartbeat lapsed are put back on the queue by the others
+(`reap_orphans`), who find them in the consumers set (contracts/tasks.py, CONSUMERS_KEY), never
+by scanning a keyspace that holds a done marker per finished task.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import redis
 from redis.typing import EncodableT
@@ -50,8 +52,10 @@ from contracts.task_status import (
 )
 from contracts.tasks import (
     CANCELLED_KEY,
+    CONSUMERS_KEY,
     DEAD_LETTER_KEY,
     DELAYED_KEY,
+    HEARTBEAT_KEY_PREFIX,
     LOW,
     NORMAL,
     PRIORITIES,
@@ -119,13 +123,13 @@ class TaskQueue:
         What is there is taken at once; when all are empty it waits for a producer's wake token,
         up to `timeout_seconds` (an empty list then), and takes again.
         """
-        keys = [queue_key(priority) for priority in order] + [self.processing_key, WAKE_KEY]
-        taken = TAKE_MANY(self.redis, keys, [limit])
+        keys = [queue_key(priority) for priority in order] + [self.processing_key, WAKE_KEY, CONSUMERS_KEY]
+        taken = TAKE_MANY(self.redis, keys, [limit, self.consumer_name])
         if taken:
             return list(taken)
         if self.redis.blpop([WAKE_KEY], max(timeout_seconds, 0.01)) is None:
             return []
-        return list(TAKE_MANY(self.redis, keys, [limit]))
+        return list(TAKE_MANY(self.redis, keys, [limit, self.consumer_name]))
 
     def heads(self) -> dict[str, bytes | None]:
         """The payload at the head of the normal and the low list (None: empty), one round trip."""
@@ -245,28 +249,45 @@ class TaskQueue:
     # -- recovery --------------------------------------------------------------------------
     def requeue_held(self) -> int:
         """Put what this consumer held when it last stopped back at the head of its list."""
-        return self._requeue_list(self.processing_key, f"{self.consumer_name}, at its start")
+        return self._requeue_list(self.consumer_name, f"{self.consumer_name}, at its start")
 
     def reap_orphans(self) -> dict[str, int]:
-        """Requeue the tasks held by consumers whose heartbeat has lapsed; {consumer: count}."""
+        """Requeue the tasks held by consumers whose heartbeat has lapsed; {consumer: count}.
+        Two round trips, whatever else Redis holds: the consumers set, then their heartbeats."""
+        members = cast("set[bytes]", self.redis.smembers(CONSUMERS_KEY))
+        others = sorted(name.decode() for name in members if name.decode() != self.consumer_name)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in others:
+                pipe.exists(heartbeat_key(name))
+            beating = pipe.execute()
         reaped = {}
-        for key in self.redis.scan_iter(match=f"{PROCESSING_KEY_PREFIX}*", count=100):
-            key = key.decode()
-            owner = key[len(PROCESSING_KEY_PREFIX) :]
-            if owner == self.consumer_name or self.redis.exists(heartbeat_key(owner)):
-                continue
-            count = self._requeue_list(key, f"{self.consumer_name}: {owner}'s heartbeat lapsed")
+        for owner in (name for name, alive in zip(others, beating, strict=True) if not alive):
+            count = self._requeue_list(owner, f"{self.consumer_name}: {owner}'s heartbeat lapsed")
             if count:
                 reaped[owner] = count
         return reaped
 
-    def _requeue_list(self, key: str, by: str) -> int:
-        return int(REQUEUE(self.redis, [key, *PRIORITY_LISTS, WAKE_KEY, HISTORY_KEY], [utc_now_iso(), by]))
+    def enlist_unregistered(self) -> int:
+        """Add to the consumers set the processing lists and heartbeats of consumers that never
+        joined it (of a version before the set, running or crashed): a scan of the keyspace, once
+        at a consumer's start; how many were added."""
+        found = set()
+        for prefix in (PROCESSING_KEY_PREFIX, HEARTBEAT_KEY_PREFIX):
+            for key in self.redis.scan_iter(match=f"{prefix}*", count=1000):
+                found.add(key.decode()[len(prefix) :])
+        return int(self.redis.sadd(CONSUMERS_KEY, *found)) if found else 0
+
+    def _requeue_list(self, owner: str, by: str) -> int:
+        keys = [processing_key(owner), *PRIORITY_LISTS, WAKE_KEY, HISTORY_KEY, heartbeat_key(owner), CONSUMERS_KEY]
+        return int(REQUEUE(self.redis, keys, [utc_now_iso(), by, owner]))
 
     # -- liveness --------------------------------------------------------------------------
     def beat(self, ttl_seconds: float) -> None:
         alive = {"pid": os.getpid(), "host": socket.gethostname(), "at": time.time()}
-        self.redis.set(heartbeat_key(self.consumer_name), json.dumps(alive), px=int(ttl_seconds * 1000))
+        with self.redis.pipeline(transaction=True) as pipe:  # never a heartbeat outside the set
+            pipe.set(heartbeat_key(self.consumer_name), json.dumps(alive), px=int(ttl_seconds * 1000))
+            pipe.sadd(CONSUMERS_KEY, self.consumer_name)
+            pipe.execute()
 
     def clear_heartbeat(self) -> None:
         self.redis.delete(heartbeat_key(self.consumer_name))

@@ -158,6 +158,7 @@ class Consumer:
         while not self._stop.is_set():
             try:
                 if not held_requeued:
+                    self.queue.enlist_unregistered()
                     count = self.queue.requeue_held()
                     if count:
                         log.warning("Requeued %d task(s) left unfinished by a previous run", count)

@@ -39,8 +39,12 @@ class Scheduler:
         log.info("Scheduler started: promoting due retries, reaping lapsed consumers")
         backoff = Backoff()
         next_reap = 0.0
+        enlisted = False
         while not self._stop.is_set():
             try:
+                if not enlisted:  # once, when Redis first answers
+                    self.queue.enlist_unregistered()
+                    enlisted = True
                 now = time.monotonic()
                 if now >= next_reap:
                     for owner, count in self.queue.reap_orphans().items():

@@ -1,8 +1,10 @@
 -- Put everything in a processing list back at the head of its priority's list, in its order,
 -- atomically, each task's history saying who requeued it (tasks it knows); returns how many.
+-- A list's consumer whose heartbeat is gone leaves the consumers set with it (one that starts
+-- again joins with its first beat).
 -- uses: wake, queue_of, note_task
--- KEYS: processing, high, normal, low, wake, history
--- ARGV: at (ISO time), by (who requeues: "Consumer-2, Consumer-1's heartbeat lapsed")
+-- KEYS: processing, high, normal, low, wake, history, heartbeat, consumers
+-- ARGV: at (ISO time), by (who requeues: "Consumer-2, Consumer-1's heartbeat lapsed"), consumer
 local count = 0
 while true do
   local raw = redis.call('RPOP', KEYS[1])
@@ -17,4 +19,5 @@ while true do
   count = count + 1
 end
 if count > 0 then wake(KEYS[5]) end
+if redis.call('EXISTS', KEYS[7]) == 0 then redis.call('SREM', KEYS[8], ARGV[3]) end
 return count

@@ -101,3 +101,38 @@ def test_the_dead_letter_list_keeps_the_newest_entries(redis_client, queue, monk
         queue.dead_letter(taken(redis_client, queue, task), DeadLetter.for_task(task, consumer="Consumer-7"), task)
     kept = [DeadLetter.from_json(raw).pet_id for raw in redis_client.lrange(DEAD_LETTER_KEY, 0, -1)]
     assert kept == ["p2", "p3", "p4"]
+
+
+def scans(redis_client) -> int:
+    return redis_client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
+
+
+def test_orphans_are_found_through_the_consumers_set_without_scanning_the_keyspace(redis_client, queue):
+    """Redis holds a done marker per finished task (kept for days): the reaper and the counts read
+    the consumers set, two round trips, instead of scanning them all."""
+    from contracts.tasks import CONSUMERS_KEY, done_key
+    from queue_tools.state import queue_counts
+
+    redis_client.mset({done_key(f"t{number}"): "file.json" for number in range(5000)})
+    dead = TaskQueue(redis_client, "Consumer-8")
+    dead.beat(60)
+    taken(redis_client, dead, new_task("p1"))  # Consumer-8 holds it, then dies: its heartbeat lapses
+    redis_client.delete("pets:heartbeat:Consumer-8")
+    queue.beat(60)
+    assert redis_client.smembers(CONSUMERS_KEY) == {b"Consumer-7", b"Consumer-8"}
+    before = scans(redis_client)
+    counts = queue_counts(redis_client)
+    assert counts["processing_by_consumer"] == {"Consumer-8": 1} and counts["live_consumers"] == ["Consumer-7"]
+    assert queue.reap_orphans() == {"Consumer-8": 1}
+    assert scans(redis_client) == before
+    assert redis_client.llen(TASKS_KEY) == 1 and redis_client.smembers(CONSUMERS_KEY) == {b"Consumer-7"}
+    assert queue.reap_orphans() == {}  # the dead one is gone from the set; the live one is never reaped
+
+
+def test_a_consumer_of_a_version_before_the_set_is_enlisted_at_start_then_reaped(redis_client, queue):
+    redis_client.rpush("pets:processing:Old-1", new_task().to_json())  # held by it when it crashed
+    redis_client.set("pets:heartbeat:Old-2", "{}")  # still running
+    assert queue.reap_orphans() == {}  # not in the set: unseen
+    assert queue.enlist_unregistered() == 2
+    assert queue.reap_orphans() == {"Old-1": 1}
+    assert queue.enlist_unregistered() == 0

@@ -130,11 +130,13 @@ def test_take_many_takes_in_the_given_order_up_to_the_limit_and_drops_wake_token
     redis_client.rpush(NORMAL, "n1", "n2")
     redis_client.rpush(WAKE_KEY, "1", "1")
     take = load("take_many")
-    assert take(redis_client, [*LISTS, "processing", WAKE_KEY], [2]) == [b"h1", b"n1"]
+    keys = [*LISTS, "processing", WAKE_KEY, "consumers"]
+    assert take(redis_client, keys, [2, "C-1"]) == [b"h1", b"n1"]
     assert redis_client.llen(WAKE_KEY) == 2  # tasks may be left: the tokens stay
-    assert take(redis_client, [*LISTS, "processing", WAKE_KEY], [5]) == [b"n2"]
+    assert take(redis_client, keys, [5, "C-1"]) == [b"n2"]
     assert redis_client.llen(WAKE_KEY) == 0
     assert redis_client.lrange("processing", 0, -1) == [b"n2", b"n1", b"h1"]
+    assert take(redis_client, keys, [5, "C-2"]) == [] and redis_client.smembers("consumers") == {b"C-1"}
 
 
 def test_requeue_puts_a_processing_list_back_at_the_heads_of_its_priority_lists(redis_client):
@@ -142,8 +144,14 @@ def test_requeue_puts_a_processing_list_back_at_the_heads_of_its_priority_lists(
     redis_client.rpush(NORMAL, "waiting")
     load("note_task")(redis_client, [history.HISTORY_KEY], [note("t1", "taken", "processing"), 100])
     redis_client.rpush("processing", json.dumps({"task_id": "t1"}))
-    keys = ["processing", *LISTS, WAKE_KEY, history.HISTORY_KEY]
-    assert load("requeue")(redis_client, keys, ["now", "Consumer-2: Consumer-1's heartbeat lapsed"]) == 4
+    redis_client.sadd("consumers", "Consumer-1")
+    keys = ["processing", *LISTS, WAKE_KEY, history.HISTORY_KEY, "heartbeat", "consumers"]
+    assert load("requeue")(redis_client, keys, ["now", "Consumer-2: Consumer-1's heartbeat lapsed", "Consumer-1"]) == 4
+    assert not redis_client.exists("consumers")  # its heartbeat gone: out of the set with its list
+    redis_client.sadd("consumers", "Consumer-1")
+    redis_client.set("heartbeat", "{}")
+    assert load("requeue")(redis_client, keys, ["now", "Consumer-1, at its start", "Consumer-1"]) == 0
+    assert redis_client.smembers("consumers") == {b"Consumer-1"}  # alive: it stays
     requeued = history_of(redis_client, "t1")
     assert requeued["state"] == "queued" and requeued["events"][-1]["by"].startswith("Consumer-2")
     assert redis_client.lrange(NORMAL, 0, -1) == [b"plain", b'{"task_id": "t1"}', b"waiting"]
