@@ -255,7 +255,7 @@ class TaskQueue:
         """Requeue the tasks held by consumers whose heartbeat has lapsed; {consumer: count}.
         Two round trips, whatever else Redis holds: the consumers set, then their heartbeats."""
         members = cast("set[bytes]", self.redis.smembers(CONSUMERS_KEY))
-        others = sorted(name.decode() for name in members if name.decode() != self.consumer_name)
+        others = sorted({name.decode() for name in members} - {self.consumer_name})
         with self.redis.pipeline(transaction=False) as pipe:
             for name in others:
                 pipe.exists(heartbeat_key(name))

@@ -153,12 +153,14 @@ class Consumer:
 
     def _loop(self) -> None:
         backoff = Backoff()
-        held_requeued = False
+        held_requeued = enlisted = False
         log.info("👂 Waiting for tasks...")
         while not self._stop.is_set():
             try:
-                if not held_requeued:
+                if not enlisted:  # once, when Redis first answers (a scan of its keys)
                     self.queue.enlist_unregistered()
+                    enlisted = True
+                if not held_requeued:
                     count = self.queue.requeue_held()
                     if count:
                         log.warning("Requeued %d task(s) left unfinished by a previous run", count)
